@@ -1,0 +1,302 @@
+"""The only module that touches TensorFlow (and Keras) private APIs.
+
+Everything version-specific about *how* tapeviz sees eager execution lives here:
+
+- an op callback (``op_callbacks.add_op_callback``) sees each eager op with its real input and
+  output tensors, backward ops of ``tape.gradient`` included;
+- ``pywrap_tfe.TFE_Py_FastPathExecute`` is wrapped so that ``tf.Variable`` arguments are read
+  in Python first: the C++ fast path reads them without telling op callbacks, so ``tf.square(v)``
+  would otherwise lose ``v`` from the picture;
+- ``BaseResourceVariable.handle`` is wrapped to learn which variable owns which handle tensor;
+- ``GradientTape._push_tape/_pop_tape/gradient/jacobian/batch_jacobian`` are wrapped to know
+  which tapes recorded an op and which ``gradient`` call ran it;
+- ``keras.Layer.__call__`` (when Keras is already imported) is wrapped to know the layer of an op.
+
+:func:`installed` installs all of it for one thread and always restores every attribute, on
+exceptions and ``KeyboardInterrupt`` too. Events go to a *sink* (see :class:`HookSink`), which
+sees plain Python values: ``(tensor_id, tensor)`` pairs, variables, tapes and layers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
+
+from tensorflow.python import pywrap_tfe
+from tensorflow.python.eager import backprop, context, execute, record
+from tensorflow.python.framework import op_callbacks, op_def_registry
+from tensorflow.python.framework.ops import EagerTensor
+from tensorflow.python.ops import gen_resource_variable_ops, resource_variable_ops
+
+Variable = resource_variable_ops.BaseResourceVariable
+
+
+class HookSink(Protocol):
+    """What :func:`installed` reports to. All calls happen on the recording thread."""
+
+    def on_op(self, op_type: str, inputs: list[tuple[int, Any]],
+              outputs: list[tuple[int, Any]]) -> None: ...
+    def on_variable(self, handle_id: int, variable: Any, value: Any) -> None: ...
+    def on_tape_push(self, tape: Any) -> None: ...
+    def on_tape_pop(self, tape: Any) -> None: ...
+    def on_gradient_start(self, tape: Any, method: str, target: Any, sources: Any) -> None: ...
+    def on_gradient_end(self, tape: Any, result: Any) -> None: ...
+    def on_layer_start(self, layer: Any) -> None: ...
+    def on_layer_end(self, layer: Any) -> None: ...
+
+
+def tensor_id(value: Any) -> int | None:
+    """TensorFlow's own id of an eager tensor (never reused), or None for anything else."""
+    return value._id if isinstance(value, EagerTensor) else None
+
+
+def variable_handle_id(value: Any) -> int | None:
+    """The handle tensor id of a ``tf.Variable`` or a Keras 3 variable, else None."""
+    inner = getattr(value, "value", None) if not isinstance(value, Variable) else value
+    if isinstance(inner, Variable):
+        return inner.handle._id
+    return None
+
+
+@functools.cache
+def function_name(op_type: str) -> str | None:
+    """``'__inference_train_step_42'`` -> ``'train_step'``: the op that calls a tf.function."""
+    match = re.fullmatch(r"__inference_(.+)_\d+", op_type)
+    return match.group(1) if match else None
+
+
+def tensor_info(tensor: EagerTensor) -> tuple[str, tuple[int, ...], Any]:
+    """``(dtype name, shape, zero-copy read-only NumPy view or None)`` of an eager tensor.
+
+    The view shares the tensor's memory: copy what you keep. Resource, variant and string
+    tensors have no view.
+    """
+    dtype = _DTYPE_NAMES.get(tensor._datatype_enum()) or tensor.dtype.name
+    array = None if dtype in ("resource", "variant", "string") else tensor._numpy()
+    return dtype, tensor._shape_tuple(), array
+
+
+class _DtypeNames(dict):
+    def __missing__(self, enum: int) -> str:
+        from tensorflow.python.framework import dtypes
+
+        self[enum] = name = dtypes.as_dtype(enum).name
+        return name
+
+
+_DTYPE_NAMES = _DtypeNames()
+
+
+class _TypeTest(dict):
+    """``type -> bool`` cache of "is a variable, or a list that may hold one" (no ABC checks)."""
+
+    def __missing__(self, kind: type) -> bool:
+        self[kind] = result = issubclass(kind, (Variable, list))
+        return result
+
+
+_may_hold_variables = _TypeTest()
+
+
+def hook_state() -> dict[str, Any]:
+    """Everything :func:`installed` changes, for tests that check it was all restored."""
+    state = {
+        "op_callbacks": tuple(context.context().op_callbacks),
+        "execute.execute": execute.execute,
+        "TFE_Py_FastPathExecute": pywrap_tfe.TFE_Py_FastPathExecute,
+        "BaseResourceVariable.handle": Variable.__dict__["handle"],
+    }
+    for name in _TAPE_METHODS:
+        state[f"GradientTape.{name}"] = backprop.GradientTape.__dict__[name]
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        state["keras.Layer.__call__"] = keras.Layer.__dict__["__call__"]
+    return state
+
+
+_TAPE_METHODS = ("_push_tape", "_pop_tape", "gradient", "jacobian", "batch_jacobian")
+
+
+@functools.cache
+def _resource_input_positions(op_name: str) -> frozenset[int]:
+    """Positions of resource-typed inputs of an op: variables passed there stay handles."""
+    op_def = op_def_registry.get(op_name)
+    if op_def is None:
+        return frozenset()
+    return frozenset(i for i, arg in enumerate(op_def.input_arg) if arg.type == 20)  # DT_RESOURCE
+
+
+class _Guarded:
+    """Forwards events to a sink; a bug in tapeviz must never break the user's code."""
+
+    def __init__(self, sink: HookSink) -> None:
+        self._sink = sink
+        self.errors: list[Exception] = []
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        method = getattr(self._sink, name)
+
+        def call(*args: Any) -> None:
+            try:
+                method(*args)
+            except Exception as error:
+                self.errors.append(error)
+
+        setattr(self, name, call)  # built once per event kind: events are on the hot path
+        return call
+
+
+@contextlib.contextmanager
+def installed(sink: HookSink) -> Iterator[list[Exception]]:
+    """Install every hook for the current thread, report to ``sink``, and restore on exit.
+
+    Yields the list of errors raised by the sink (they are caught, so the user's code runs on).
+    """
+    owner = threading.get_ident()
+    sink = _Guarded(sink)  # type: ignore[assignment]
+
+    quiet = [False]  # True while tapeviz itself reads a variable
+
+    get_ident = threading.get_ident
+
+    def mine() -> bool:
+        return get_ident() == owner
+
+    def on_op(op_type, inputs, attrs, outputs, op_name=None, graph=None):
+        # graph construction (tf.function tracing) is not eager execution
+        if graph is None and not quiet[0]:
+            if isinstance(op_type, bytes):
+                op_type = op_type.decode()
+            sink.on_op(op_type, [(t._id, t) for t in inputs if isinstance(t, EagerTensor)],
+                       [(t._id, t) for t in outputs])
+        return None
+
+    original_fast_path = pywrap_tfe.TFE_Py_FastPathExecute
+
+    def fast_path_execute(*args):
+        # args: (context, op_name, name, *inputs, *attr name/value pairs)
+        if mine():
+            for value in args:
+                if _may_hold_variables[type(value)]:
+                    args = _read_variables(args)
+                    break
+        return original_fast_path(*args)
+
+    original_handle = Variable.__dict__["handle"]
+    seen: set[int] = set()
+
+    def peek(handle: EagerTensor, dtype: Any) -> EagerTensor | None:
+        """The variable's value now, read unseen by tapes and by the recording."""
+        quiet[0] = True
+        try:
+            with record.stop_recording():
+                return gen_resource_variable_ops.read_variable_op(handle, dtype)
+        except Exception:  # not initialized yet (being created): it has no value to show
+            return None
+        finally:
+            quiet[0] = False
+
+    def handle(variable):
+        value = original_handle.fget(variable)
+        if mine() and not quiet[0] and isinstance(value, EagerTensor) and value._id not in seen:
+            seen.add(value._id)  # first sight: remember its value before anything changes it
+            sink.on_variable(value._id, variable, peek(value, variable.dtype))
+        return value
+
+    patches: list[tuple[Any, str, Any]] = [
+        (pywrap_tfe, "TFE_Py_FastPathExecute", fast_path_execute),
+        (Variable, "handle", property(handle, doc=original_handle.__doc__)),
+    ]
+    patches += _tape_patches(sink, mine)
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        patches.append(_layer_patch(keras.Layer, sink, mine))
+
+    originals = []
+    try:
+        for owner_obj, attr, new in patches:
+            originals.append((owner_obj, attr, getattr(owner_obj, attr) if owner_obj is pywrap_tfe
+                              else owner_obj.__dict__[attr]))
+            setattr(owner_obj, attr, new)
+        op_callbacks.add_op_callback(on_op)
+        yield sink.errors  # type: ignore[attr-defined]
+    finally:
+        with contextlib.suppress(KeyError, ValueError):
+            op_callbacks.remove_op_callback(on_op)
+        for owner_obj, attr, original in reversed(originals):
+            setattr(owner_obj, attr, original)
+
+
+def _read_variables(args: tuple) -> tuple:
+    """Replace variable inputs (not resource inputs) by a Python-side read the callbacks see."""
+    resource_positions = _resource_input_positions(args[1])
+
+    def read(position: int, value: Any) -> Any:
+        if isinstance(value, Variable) and position not in resource_positions:
+            return value.value()
+        if isinstance(value, list) and position not in resource_positions:
+            return [v.value() if isinstance(v, Variable) else v for v in value]
+        return value
+
+    return args[:3] + tuple(read(i, value) for i, value in enumerate(args[3:]))
+
+
+def _tape_patches(sink: HookSink, mine: Callable[[], bool]) -> list[tuple[Any, str, Any]]:
+    tape_class = backprop.GradientTape
+    push, pop = tape_class.__dict__["_push_tape"], tape_class.__dict__["_pop_tape"]
+    depth = [0]  # jacobian may call gradient: only the outermost call is reported
+
+    def push_tape(tape):
+        push(tape)
+        if mine():
+            sink.on_tape_push(tape)
+
+    def pop_tape(tape):
+        pop(tape)
+        if mine():
+            sink.on_tape_pop(tape)
+
+    def differentiation(method: str):
+        original = tape_class.__dict__[method]
+
+        @functools.wraps(original)
+        def wrapper(tape, target, sources=None, *args, **kwargs):
+            report = mine() and depth[0] == 0
+            if report:
+                sink.on_gradient_start(tape, method, target, sources)
+            depth[0] += 1
+            result = None
+            try:
+                result = original(tape, target, sources, *args, **kwargs)
+                return result
+            finally:
+                depth[0] -= 1
+                if report:
+                    sink.on_gradient_end(tape, result)
+
+        return wrapper
+
+    patches = [(tape_class, "_push_tape", push_tape), (tape_class, "_pop_tape", pop_tape)]
+    patches += [(tape_class, m, differentiation(m)) for m in _TAPE_METHODS[2:]]
+    return patches
+
+
+def _layer_patch(layer_class: type, sink: HookSink, mine: Callable[[], bool]):
+    original = layer_class.__dict__["__call__"]
+
+    @functools.wraps(original)
+    def call(layer, *args, **kwargs):
+        if not mine():
+            return original(layer, *args, **kwargs)
+        sink.on_layer_start(layer)
+        try:
+            return original(layer, *args, **kwargs)
+        finally:
+            sink.on_layer_end(layer)
+
+    return (layer_class, "__call__", call)

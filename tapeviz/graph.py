@@ -1,0 +1,176 @@
+"""Recording -> ``graphviz.Digraph``. All DOT building and all label escaping live here.
+
+Tensors are rounded boxes (variables blue, constants grey, op outputs white), ops are ovals
+(forward yellow, backward red). Tapes and ``gradient`` calls are nested clusters. Node ids are
+numbered in execution order, so the same cell gives the same DOT on every run.
+
+>>> from tapeviz.graph import escape
+>>> escape('<script>alert("x") & more</script>')
+'&lt;script&gt;alert(&quot;x&quot;) &amp; more&lt;/script&gt;'
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+
+import graphviz
+
+from tapeviz.recording import (
+    ASSIGN_OPS,
+    GradientCall,
+    Op,
+    Recording,
+    TapeRecord,
+    TensorNode,
+    format_value,
+)
+
+MAX_DRAWN_OPS = 400  # beyond this a picture stops being readable (and layout gets slow)
+
+GRAPH_ATTR = {"newrank": "true", "rankdir": "TB", "fontname": "Helvetica", "fontsize": "11",
+              "nodesep": "0.25", "ranksep": "0.3"}
+NODE_ATTR = {"fontname": "Helvetica", "fontsize": "10", "margin": "0.05,0.03", "height": "0.3"}
+TENSOR_STYLE = {
+    "variable": {"shape": "box", "style": "rounded,filled", "fillcolor": "#cfe8fc"},
+    "constant": {"shape": "box", "style": "rounded,filled", "fillcolor": "#eeeeee"},
+    "op_output": {"shape": "box", "style": "rounded", "color": "#555555"},
+}
+OP_STYLE = {
+    "forward": {"shape": "oval", "style": "filled", "fillcolor": "#fff2cc"},
+    "backward": {"shape": "oval", "style": "filled", "fillcolor": "#f8cecc"},
+}
+TAPE_CLUSTER = {"style": "rounded,dashed", "color": "#1f77b4", "fontcolor": "#1f77b4"}
+GRADIENT_CLUSTER = {"style": "rounded,filled", "color": "#d62728", "fillcolor": "#fff7f7",
+                    "fontcolor": "#d62728"}
+
+
+def escape(text: str) -> str:
+    """Make any string safe inside an HTML-like Graphviz label (and so inside the SVG)."""
+    return html.escape(text, quote=True).replace("\n", "<br/>")
+
+
+def build(rec: Recording, *, backward: bool = True, values: bool = True,
+          max_ops: int = MAX_DRAWN_OPS) -> graphviz.Digraph:
+    """Draw ``rec``. ``backward=False`` hides backward ops, ``values=False`` hides numbers."""
+    ops = [op for op in rec.ops if backward or op.phase == "forward"]
+    notes = list(rec.notes)
+    if len(ops) > max_ops:
+        notes.append(f"Showing the first {max_ops:,} of {len(ops):,} ops.")
+        ops = ops[:max_ops]
+
+    ids = _Ids()
+    placed: dict[int | None, list[str]] = {}  # region id -> node statements
+    tensor_region: dict[str, int | None] = {}
+    edges: list[tuple[str, str]] = []
+    for op in ops:
+        for node in op.inputs:
+            if node.key not in tensor_region:  # a leaf: sits with its first consumer
+                tensor_region[node.key] = None if node.is_variable else op.region
+        op_id = ids.of(f"op{op.index}")
+        placed.setdefault(op.region, []).append(op_id)
+        edges += [(ids.of(node.key), op_id) for node in op.inputs]
+        for node in op.outputs:
+            tensor_region[node.key] = None if node.is_variable else op.region
+            edges.append((op_id, ids.of(node.key)))
+
+    graph = graphviz.Digraph(name="tapeviz", graph_attr=GRAPH_ATTR, node_attr=NODE_ATTR)
+    nodes = {op_id: _op_attrs(op) for op, op_id in ((op, ids.of(f"op{op.index}")) for op in ops)}
+    for key, region in tensor_region.items():
+        placed.setdefault(region, []).append(ids.of(key))
+        nodes[ids.of(key)] = _tensor_attrs(rec.tensors[key], values)
+    _add_region(graph, rec, None, placed, nodes, _children(rec))
+    for tail, head in edges:
+        graph.edge(tail, head)
+    if notes:
+        graph.attr(label="<" + "<br/>".join(escape(n) for n in notes) + ">", labelloc="b",
+                   fontcolor="#7f6000")
+    return graph
+
+
+def _add_region(graph: graphviz.Digraph, rec: Recording, region: int | None,
+                placed: dict[int | None, list[str]], nodes: dict[str, dict[str, str]],
+                children: dict[int | None, list[int]]) -> None:
+    for node_id in placed.get(region, []):
+        graph.node(node_id, **nodes[node_id])
+    for child in children.get(region, []):
+        if not _has_content(child, placed, children):
+            continue
+        with graph.subgraph(name=f"cluster_r{child}") as sub:
+            sub.attr(**_cluster_attrs(rec, child))
+            _add_region(sub, rec, child, placed, nodes, children)
+
+
+def _children(rec: Recording) -> dict[int | None, list[int]]:
+    children: dict[int | None, list[int]] = {}
+    for region in sorted([*rec.tapes, *rec.gradient_calls], key=lambda r: r.id):
+        children.setdefault(region.parent, []).append(region.id)
+    return children
+
+
+def _has_content(region: int, placed: dict[int | None, list[str]],
+                 children: dict[int | None, list[int]]) -> bool:
+    return bool(placed.get(region)) or any(
+        _has_content(c, placed, children) for c in children.get(region, []))
+
+
+def _cluster_attrs(rec: Recording, region_id: int) -> dict[str, str]:
+    region: TapeRecord | GradientCall = rec.region(region_id)
+    title = escape(rec.region_title(region_id))
+    if isinstance(region, TapeRecord):
+        kind = "persistent GradientTape" if region.persistent else "GradientTape"
+        return {**TAPE_CLUSTER, "label": f"<{kind} <b>{title}</b>>"}
+    return {**GRADIENT_CLUSTER, "label": f"<backward: <b>{title}</b>>"}
+
+
+def _op_attrs(op: Op) -> dict[str, str]:
+    attrs = dict(OP_STYLE[op.phase])
+    attrs["label"] = f"<<b>{escape(op.label)}</b>>"
+    if op.function:
+        attrs.update(shape="component", tooltip=escape(f"tf.function {op.function}"))
+    return attrs
+
+
+def _tensor_attrs(node: TensorNode, values: bool) -> dict[str, str]:
+    attrs = dict(TENSOR_STYLE[node.kind])
+    rows = []
+    title = _variable_title(node) if node.is_variable else node.title
+    if title:
+        rows.append(f"<b>{escape(title)}</b>")
+    shape = "?" if node.shape is None else "(" + ", ".join(map(str, node.shape)) + ")"
+    rows.append(f'<font point-size="8">{escape(node.dtype)} {escape(shape)}</font>')
+    if values and node.value is not None:
+        rows.append(escape(format_value(node.value)))
+    if values and node.grad is not None:
+        rows.append(f'<font color="#c0392b">grad {escape(format_value(node.grad))}</font>')
+    attrs["label"] = _table(rows)
+    return attrs
+
+
+def _variable_title(node: TensorNode) -> str:
+    """``W``, ``W (created)``, ``W (initial value)`` or ``W (after assign_sub)``."""
+    name = node.title or "variable"
+    op = node.producer
+    if op is None:
+        return name
+    if op.type not in ASSIGN_OPS:
+        return f"{name} (created)"
+    previous = op.inputs[0].producer
+    if previous is not None and previous.type not in ASSIGN_OPS:
+        return f"{name} (initial value)"
+    return f"{name} (after {ASSIGN_OPS[op.type]})"
+
+
+def _table(rows: Iterable[str]) -> str:
+    cells = "".join(f"<tr><td>{row}</td></tr>" for row in rows)
+    return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="0">{cells}</table>>'
+
+
+class _Ids:
+    """Stable DOT ids (n0, n1, ...) in order of first use: never TensorFlow's global ids."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str] = {}
+
+    def of(self, key: str) -> str:
+        return self._ids.setdefault(key, f"n{len(self._ids)}")

@@ -1,0 +1,162 @@
+"""The ``%%tape`` cell magic: parse options, record the cell with :func:`tapeviz.record`, show.
+
+The cell runs as a real cell (``shell.run_cell``), so it prints, displays its last value and
+raises exactly as it would without the magic. An error in it is shown once, with the user's
+own traceback, and still fails the cell (so "run all" stops there, as it would).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from IPython.core.displayhook import DisplayHook
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import Image, display
+
+from tapeviz.render import FORMATS, RenderError
+
+
+@magics_class
+class TapeMagics(Magics):
+    @magic_arguments()
+    @argument("--name", metavar="VAR",
+              help="Also bind the Recording to VAR in the notebook (it is always bound to _tape).")
+    @argument("--no-backward", action="store_true",
+              help="Hide the backward ops that tape.gradient ran.")
+    @argument("--no-values", action="store_true",
+              help="Hide tensor values (show names, dtypes and shapes only).")
+    @argument("--format", choices=FORMATS, default="svg",
+              help="What to show: svg (default), png, dot (the DOT source) or text (a summary).")
+    @argument("--output", metavar="FILE",
+              help="Also write the picture to FILE; the format comes from its extension "
+                   "(.svg, .png, .dot/.gv, .txt), else from --format.")
+    @argument("--quiet", action="store_true",
+              help="Record only: show nothing (the Recording is still bound to _tape).")
+    @cell_magic
+    def tape(self, line: str, cell: str) -> Any:
+        """Run the cell unchanged and draw every TensorFlow op it executed.
+
+        The graph shows ops (yellow: forward, red: backward, that is the ops `tape.gradient`
+        ran), tensors with their Python names, shapes and values, variables (blue), constants
+        (grey), and each GradientTape and gradient call as a box around the ops it recorded
+        or ran. Nested tapes nest.
+
+        Example:
+
+            %%tape
+            x = tf.Variable(3.0)
+            with tf.GradientTape() as tape:
+                y = tf.square(x)
+            dy_dx = tape.gradient(y, x)
+
+        After the cell, `_tape` holds the Recording: `_tape.ops`, `_tape.summary()`,
+        `_tape.named("dy_dx").value`, `_tape.to_dot()`. The same works in a script with
+        `with tapeviz.record() as rec: ...`.
+        """
+        args = parse_argstring(self.tape, line)
+        from tapeviz.recorder import record
+
+        shell = self.shell
+        with record(shell.user_ns) as recording:
+            cell_run = _run_cell(shell, cell)
+        shell.user_ns["_tape"] = recording
+        if args.name:
+            shell.user_ns[args.name] = recording
+
+        options = {"backward": not args.no_backward, "values": not args.no_values}
+        if args.output:
+            _save(recording.draw(**options), args.output, args.format)
+        if not args.quiet and cell_run.ran:
+            _show(recording, args.format, options)
+        return cell_run.value_or_raise()
+
+
+class CellFailed(Exception):
+    """The cell failed before it ran (a SyntaxError); the error is shown above, as usual."""
+
+
+@dataclass
+class _CellRun:
+    """How the inner run of a cell ended: its last value, or its error as IPython showed it."""
+
+    value: Any = None
+    ran: bool = True  # False when it failed before running (a SyntaxError)
+    error: BaseException | None = None
+    shown_traceback: list[str] = field(default_factory=list)
+
+    def value_or_raise(self) -> Any:
+        """Return the value for the outer cell to display, or fail the outer cell.
+
+        The user's own exception is raised again, rendered with the traceback IPython already
+        formatted for their code, so it is shown once and without tapeviz's frames.
+        """
+        if self.error is None:
+            return self.value
+        error, shown = self.error, self.shown_traceback
+        if isinstance(error, SyntaxError):  # IPython re-formats those itself: keep its text
+            error = CellFailed(str(error))
+        with contextlib.suppress(AttributeError, TypeError):
+            error._render_traceback_ = lambda: shown  # type: ignore[attr-defined]
+        raise error.with_traceback(None)
+
+
+def _run_cell(shell: Any, cell: str) -> _CellRun:
+    """Run ``cell`` as a real cell, holding back its last value and its error display.
+
+    The outer ``%%tape`` cell then shows both, so ``Out[n]``, ``_`` and the cell's error
+    status are exactly those of the same cell without the magic.
+    """
+    run = _CellRun()
+    outer_displayhook = sys.displayhook
+
+    def keep_value(value: Any) -> None:
+        if value is not None:
+            run.value = value
+
+    def keep_traceback(etype: type, evalue: BaseException, stb: list[str]) -> None:
+        run.shown_traceback = stb
+
+    outer_result = shell.displayhook.exec_result  # the inner run_cell resets it
+    shell._showtraceback = keep_traceback
+    sys.displayhook = keep_value
+    try:
+        result = shell.run_cell(cell, store_history=False)
+    finally:
+        sys.displayhook = outer_displayhook
+        shell.displayhook.exec_result = outer_result
+        del shell._showtraceback  # back to the class's own method
+    run.error = result.error_before_exec or result.error_in_exec
+    run.ran = result.error_before_exec is None and not isinstance(run.error, SyntaxError)
+    if run.error is None and DisplayHook.semicolon_at_end_of_expression(cell):
+        run.value = None
+    return run
+
+
+def _show(recording: Any, fmt: str, options: dict[str, bool]) -> None:
+    if not recording.ops:
+        print("%%tape: this cell ran no TensorFlow op, so there is nothing to draw.")
+        return
+    drawing = recording.draw(**options)
+    if fmt == "svg":
+        display(drawing)
+    elif fmt == "png":
+        try:
+            display(Image(drawing.png()))
+        except RenderError as error:
+            print(f"%%tape could not draw a PNG: {error}\n\nDOT source:\n{drawing.source}")
+    elif fmt == "dot":
+        print(drawing.source)
+    else:
+        print(drawing.text)
+
+
+def _save(drawing: Any, path: str, fmt: str) -> None:
+    try:
+        drawing.save(path, fmt if "." not in path.rsplit("/", 1)[-1] else None)
+    except (RenderError, OSError) as error:
+        raise UsageError(f"%%tape --output {path}: {error}") from None

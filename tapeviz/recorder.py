@@ -1,0 +1,323 @@
+"""Turn hook events into a :class:`~tapeviz.recording.Recording`.
+
+The recorder decides what a tensor *is* (a variable, a constant leaf, an op output), keeps
+small values and summaries of big ones (never big copies), tracks which tapes and which
+``gradient`` call each op ran under, and at the end gives tensors the user's Python names.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Mapping
+from types import FrameType, TracebackType
+from typing import Any
+
+import numpy as np
+
+from tapeviz import _tfhooks
+from tapeviz.recording import (
+    ASSIGN_OPS,
+    GradientCall,
+    Op,
+    Recording,
+    Summary,
+    TapeRecord,
+    TensorNode,
+)
+
+MAX_OPS = 20_000        # recording stops here; the cell itself runs on unchanged
+SMALL = 64              # tensors with at most this many elements keep their full value
+EXACT = 4096            # up to this many elements, summaries are exact; beyond, sampled
+SUMMARIZED = 10_000_000  # bigger tensors than this keep only shape and dtype
+
+
+class Recorder:
+    """Receives :mod:`tapeviz._tfhooks` events and builds a Recording."""
+
+    def __init__(self, max_ops: int = MAX_OPS) -> None:
+        self.recording = Recording()
+        self.max_ops = max_ops
+        self._variables: dict[int, Any] = {}      # handle id -> variable object
+        self._versions: dict[int, TensorNode] = {}  # handle id -> newest version node
+        self._tapes: dict[int, tuple[Any, TapeRecord]] = {}  # id(tape) -> (tape, record)
+        self._active_tapes: list[int] = []        # TapeRecord ids, outermost first
+        self._regions: list[int] = []             # innermost last
+        self._calls: list[tuple[Any, GradientCall]] = []
+        self._layers: list[str] = []
+        self._next_region = 1
+
+    # -- hook events -------------------------------------------------------------------------
+    def on_op(self, op_type: str, inputs: list[tuple[int, Any]],
+              outputs: list[tuple[int, Any]]) -> None:
+        rec = self.recording
+        if len(rec.ops) >= self.max_ops:
+            if not rec.truncated:
+                rec.truncated = True
+                rec.notes.append(f"Recording stopped after {self.max_ops:,} ops; the cell ran "
+                                 "to its end. Record a smaller part of it to see everything.")
+            return
+        call = self._calls[-1][1] if self._calls else None
+        op = Op(index=len(rec.ops), type=op_type, inputs=[], outputs=[],
+                phase="backward" if call else "forward",
+                tapes=tuple(self._active_tapes),
+                region=self._regions[-1] if self._regions else None,
+                gradient_call=call.id if call else None,
+                layers=tuple(self._layers), function=_tfhooks.function_name(op_type))
+        op.inputs = [self._input(tid, t) for tid, t in inputs]
+        if op_type in ASSIGN_OPS and op.inputs and op.inputs[0].is_variable:
+            op.outputs = [self._assigned(op)]
+        else:
+            op.outputs = [self._output(tid, t, op) for tid, t in outputs]
+        rec.ops.append(op)
+
+    def on_variable(self, handle_id: int, variable: Any, value: Any) -> None:
+        self._variables[handle_id] = variable
+        if value is not None and handle_id not in self._versions:
+            self._new_version(handle_id, summarize(_tfhooks.tensor_info(value)[2]))
+
+    def on_tape_push(self, tape: Any) -> None:
+        entry = self._tapes.get(id(tape))
+        if entry is None:
+            record = TapeRecord(id=self._new_region(), name=None,
+                                persistent=bool(getattr(tape, "_persistent", False)),
+                                parent=self._regions[-1] if self._regions else None)
+            self._tapes[id(tape)] = (tape, record)  # the tape is kept so id() stays unique
+            self.recording.tapes.append(record)
+        record = self._tapes[id(tape)][1]
+        self._active_tapes.append(record.id)
+        self._regions.append(record.id)
+
+    def on_tape_pop(self, tape: Any) -> None:
+        entry = self._tapes.get(id(tape))
+        if entry is not None and entry[1].id in self._active_tapes:
+            self._active_tapes.remove(entry[1].id)
+            _remove_last(self._regions, entry[1].id)
+
+    def on_gradient_start(self, tape: Any, method: str, target: Any, sources: Any) -> None:
+        if id(tape) not in self._tapes:  # a tape entered before recording began
+            self.on_tape_push(tape)
+            self.on_tape_pop(tape)
+        call = GradientCall(id=self._new_region(), tape=self._tapes[id(tape)][1].id,
+                            method=method, targets=self._known(target),
+                            sources=self._known(sources), results=[],
+                            parent=self._regions[-1] if self._regions else None)
+        self.recording.gradient_calls.append(call)
+        self._calls.append((tape, call))
+        self._regions.append(call.id)
+
+    def on_gradient_end(self, tape: Any, result: Any) -> None:
+        _, call = self._calls.pop()
+        _remove_last(self._regions, call.id)
+        call.results = self._known(result)
+
+    def on_layer_start(self, layer: Any) -> None:
+        self._layers.append(str(getattr(layer, "name", type(layer).__name__)))
+
+    def on_layer_end(self, layer: Any) -> None:
+        self._layers.pop()
+
+    # -- tensors -----------------------------------------------------------------------------
+    def _input(self, tensor_id: int, tensor: Any) -> TensorNode:
+        node = self.recording.tensors.get(f"t{tensor_id}") or self._versions.get(tensor_id)
+        if node is None:
+            dtype, shape, array = _tfhooks.tensor_info(tensor)
+            if dtype == "resource":  # a variable's handle, first seen here
+                return self._new_version(tensor_id, value=None)
+            # produced by no recorded op: a Python literal, tf.constant, a gradient seed
+            node = self._node(tensor_id, "constant", dtype, shape, array)
+        return node
+
+    def _output(self, tensor_id: int, tensor: Any, op: Op) -> TensorNode:
+        dtype, shape, array = _tfhooks.tensor_info(tensor)
+        if dtype == "resource":  # VarHandleOp: a new variable's first version
+            node = self._new_version(tensor_id, value=None)
+        else:
+            node = self._node(tensor_id, "op_output", dtype, shape, array)
+        node.producer = op
+        if op.type == "ReadVariableOp" and op.inputs and op.inputs[0].value is None:
+            op.inputs[0].value = node.value  # a variable shows the value it was read with
+        return node
+
+    def _node(self, tensor_id: int, kind: Any, dtype: str, shape: tuple[int, ...],
+              array: np.ndarray | None) -> TensorNode:
+        node = TensorNode(id=tensor_id, kind=kind, shape=shape, dtype=dtype,
+                          value=summarize(array))
+        self.recording.tensors[f"t{tensor_id}"] = node
+        return node
+
+    def _new_version(self, handle_id: int, value: Any) -> TensorNode:
+        previous = self._versions.get(handle_id)
+        variable = self._variables.get(handle_id)
+        node = TensorNode(
+            id=handle_id, kind="variable",
+            shape=_shape(variable) if variable is not None else None,
+            dtype=variable.dtype.name if variable is not None else "resource",
+            value=value, version=previous.version + 1 if previous else 0,
+            variable_name=_variable_name(variable))
+        self._versions[handle_id] = node
+        self.recording.tensors[node.key] = node
+        return node
+
+    def _assigned(self, op: Op) -> TensorNode:
+        """The variable's next version, with its value computed from the op's inputs."""
+        old, delta = op.inputs[0], op.inputs[1] if len(op.inputs) > 1 else None
+        value = None
+        if delta is not None and isinstance(delta.value, np.ndarray):
+            method = ASSIGN_OPS[op.type]
+            if method == "assign":
+                value = delta.value
+            elif isinstance(old.value, np.ndarray):
+                sign = 1 if method == "assign_add" else -1
+                value = old.value + sign * delta.value
+        node = self._new_version(old.id, value)
+        node.producer = op
+        return node
+
+    def _known(self, structure: Any) -> list[TensorNode | None]:
+        """Recorded nodes for a (nested) structure of tensors/variables, None where unknown."""
+        found = []
+        for item in _flatten(structure):
+            handle = _tfhooks.variable_handle_id(item)
+            if handle is not None:
+                self._variables.setdefault(handle, item)
+                found.append(self._versions.get(handle))
+            else:
+                tid = _tfhooks.tensor_id(item)
+                found.append(self.recording.tensors.get(f"t{tid}") if tid is not None else None)
+        return found
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _new_region(self) -> int:
+        self._next_region += 1
+        return self._next_region - 1
+
+    # -- the end -----------------------------------------------------------------------------
+    def finish(self, namespace: Mapping[str, Any]) -> Recording:
+        """Give tensors, variables and tapes the Python names that refer to them."""
+        rec = self.recording
+        for handle, variable in self._variables.items():
+            for node in rec.tensors.values():
+                if node.is_variable and node.id == handle and node.variable_name is None:
+                    node.variable_name = _variable_name(variable)
+                    node.shape, node.dtype = _shape(variable), variable.dtype.name
+        tapes = {id(tape): record for tape, record in self._tapes.values()}
+        for name, value in _user_names(namespace):
+            if id(value) in tapes and tapes[id(value)].name is None:
+                tapes[id(value)].name = name
+                continue
+            handle = _tfhooks.variable_handle_id(value)
+            if handle is not None:
+                for node in rec.tensors.values():
+                    if node.is_variable and node.id == handle and node.name is None:
+                        node.name = name
+                continue
+            node = rec.tensors.get(f"t{_tfhooks.tensor_id(value)}")
+            if node is not None and node.name is None:
+                node.name = name
+        if not rec.ops:
+            rec.notes.append("This cell ran no TensorFlow op, so there is nothing to draw.")
+        return rec
+
+
+class record:  # noqa: N801 - used like a function: `with tapeviz.record() as rec:`
+    """Record every eager TensorFlow op run inside the ``with`` block.
+
+    Tensors get the Python names that refer to them when the block ends, looked up in
+    ``namespace`` (default: the caller's globals and locals).
+
+    >>> import tapeviz, tensorflow as tf
+    >>> with tapeviz.record() as rec:
+    ...     y = tf.constant(2.0) * 3.0
+    >>> rec.named("y").value
+    array(6., dtype=float32)
+    """
+
+    def __init__(self, namespace: Mapping[str, Any] | None = None, *,
+                 max_ops: int = MAX_OPS) -> None:
+        self._namespace = namespace
+        self._recorder = Recorder(max_ops=max_ops)
+        self._frame: FrameType | None = None
+        self._hooks: Any = None
+        self._errors: list[Exception] = []
+
+    def __enter__(self) -> Recording:
+        if self._namespace is None:
+            self._frame = sys._getframe(1)
+        self._hooks = _tfhooks.installed(self._recorder)
+        self._errors = self._hooks.__enter__()
+        return self._recorder.recording
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._hooks.__exit__(None, None, None)
+        namespace = self._namespace
+        if namespace is None and self._frame is not None:
+            namespace = {**self._frame.f_globals, **self._frame.f_locals}
+            self._frame = None
+        self._recorder.finish(namespace or {})
+        if self._errors:
+            self._recorder.recording.notes.append(
+                f"tapeviz missed part of this cell ({len(self._errors)} internal errors, first: "
+                f"{self._errors[0]!r}); the cell itself ran normally. Please report this.")
+
+
+def _user_names(namespace: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    """(name, value) pairs: public names, and items of short lists/tuples as ``name[i]``."""
+    for name, value in list(namespace.items()):
+        if name.startswith("_"):
+            continue
+        if isinstance(value, (list, tuple)) and len(value) <= 32:
+            for i, item in enumerate(value):
+                yield f"{name}[{i}]", item
+        else:
+            yield name, value
+
+
+def _flatten(structure: Any) -> list[Any]:
+    if isinstance(structure, (list, tuple)):
+        return [leaf for item in structure for leaf in _flatten(item)]
+    if isinstance(structure, dict):
+        return [leaf for key in sorted(structure, key=str) for leaf in _flatten(structure[key])]
+    return [structure]
+
+
+def _shape(tensor: Any) -> tuple[int | None, ...] | None:
+    dims = tensor.shape
+    return None if dims.rank is None else tuple(dims.as_list())
+
+
+def summarize(array: np.ndarray | None) -> np.ndarray | Summary | None:
+    """A copy of a small array; min/mean/max and the first values of a big one."""
+    if array is None:
+        return None
+    if array.size <= SMALL:
+        return array.copy()
+    if array.size > SUMMARIZED or array.dtype.kind not in "fiub":
+        return None
+    flat = array.reshape(-1)
+    sample = flat if flat.size <= EXACT else _even_sample(flat)
+    return Summary(min=float(sample.min()), mean=float(sample.sum()) / sample.size,
+                   max=float(sample.max()), first=tuple(flat[:4].tolist()),
+                   sampled=sample is not flat)
+
+
+def _even_sample(flat: np.ndarray, runs: int = 64) -> np.ndarray:
+    """EXACT elements in ``runs`` short contiguous runs spread evenly over a big array.
+
+    Reading every element of big tensors after every op would cost more than the ops
+    themselves; contiguous runs keep the sample cheap to read (whole cache lines).
+    """
+    rows = flat[: flat.size // runs * runs].reshape(runs, -1)
+    return rows[:, : EXACT // runs]
+
+
+def _variable_name(variable: Any) -> str | None:
+    name = getattr(variable, "name", None)
+    return name.removesuffix(":0") if isinstance(name, str) else None
+
+
+def _remove_last(stack: list[int], item: int) -> None:
+    for i in range(len(stack) - 1, -1, -1):
+        if stack[i] == item:
+            del stack[i]
+            return

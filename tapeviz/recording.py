@@ -1,0 +1,237 @@
+"""The data model: what ran, in order, as plain data. No TensorFlow import.
+
+A :class:`Recording` holds :class:`Op` objects in execution order. Each op reads and writes
+:class:`TensorNode` objects. Tapes and ``tape.gradient`` calls are *regions*
+(:class:`TapeRecord`, :class:`GradientCall`): every op knows the innermost region it ran in,
+and regions know their parent, so nested tapes nest.
+
+>>> import tapeviz, tensorflow as tf
+>>> x = tf.Variable(3.0)
+>>> with tapeviz.record() as rec:
+...     with tf.GradientTape() as tape:
+...         y = tf.square(x)
+...     dy_dx = tape.gradient(y, x)
+>>> [op.type for op in rec.ops if op.phase == "forward"]
+['ReadVariableOp', 'Square']
+>>> rec.named("dy_dx").value
+array(6., dtype=float32)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+Phase = Literal["forward", "backward"]
+Kind = Literal["variable", "constant", "op_output"]
+# ops that write a variable, by the tf.Variable method that runs them
+ASSIGN_OPS = {"AssignVariableOp": "assign", "AssignAddVariableOp": "assign_add",
+              "AssignSubVariableOp": "assign_sub"}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Stands in for the value of a tensor too big to keep: a few numbers, not a copy."""
+
+    min: float
+    mean: float
+    max: float
+    first: tuple[float, ...]
+    sampled: bool = False  # statistics of an even sample of the elements, not of all
+
+    def __str__(self) -> str:
+        head = ", ".join(f"{v:.4g}" for v in self.first)
+        about = "~" if self.sampled else ""
+        return (f"{about}min {self.min:.4g} {about}mean {self.mean:.4g} "
+                f"{about}max {self.max:.4g} [{head}, ...]")
+
+
+@dataclass(eq=False)
+class TensorNode:
+    """One tensor (or one version of a variable) in the recording.
+
+    ``id`` is TensorFlow's own tensor id; for a variable it is the id of its handle tensor, and
+    ``version`` counts the assignments seen so far (0 is the value first read).
+    """
+
+    id: int
+    kind: Kind
+    shape: tuple[int | None, ...] | None
+    dtype: str
+    value: np.ndarray | Summary | None = None
+    name: str | None = None            # the user's Python name, when one refers to it
+    variable_name: str | None = None   # a variable's own name, e.g. "sequential/dense/kernel"
+    version: int = 0
+    producer: Op | None = field(default=None, repr=False)
+    grad: np.ndarray | Summary | None = None
+
+    @property
+    def key(self) -> str:
+        """A key unique within the recording."""
+        return f"v{self.id}.{self.version}" if self.kind == "variable" else f"t{self.id}"
+
+    @property
+    def is_variable(self) -> bool:
+        return self.kind == "variable"
+
+    @property
+    def is_constant(self) -> bool:
+        return self.kind == "constant"
+
+    @property
+    def title(self) -> str | None:
+        """The best human name: the Python name, else a variable's own name."""
+        return self.name or self.variable_name
+
+
+@dataclass(eq=False)
+class Op:
+    """One executed TensorFlow op."""
+
+    index: int
+    type: str
+    inputs: list[TensorNode]
+    outputs: list[TensorNode]
+    phase: Phase
+    tapes: tuple[int, ...]          # ids of the tapes recording when it ran, outermost first
+    region: int | None              # innermost TapeRecord/GradientCall id it ran in
+    gradient_call: int | None       # the gradient call that ran it (backward ops only)
+    layers: tuple[str, ...] = ()    # Keras layer names, outermost first
+    function: str | None = None     # set when the op is a call of this tf.function
+
+    @property
+    def label(self) -> str:
+        return f"{self.function}()" if self.function else self.type
+
+
+@dataclass(eq=False)
+class TapeRecord:
+    """A ``tf.GradientTape`` seen while recording."""
+
+    id: int
+    name: str | None
+    persistent: bool
+    parent: int | None
+
+    @property
+    def title(self) -> str:
+        return self.name or f"GradientTape #{self.id}"
+
+
+@dataclass(eq=False)
+class GradientCall:
+    """One ``tape.gradient`` (or ``jacobian``/``batch_jacobian``) call."""
+
+    id: int
+    tape: int
+    method: str
+    targets: list[TensorNode | None]
+    sources: list[TensorNode | None]
+    results: list[TensorNode | None]
+    parent: int | None
+
+
+@dataclass(eq=False)
+class Recording:
+    """Everything recorded by :func:`tapeviz.record` or ``%%tape``."""
+
+    ops: list[Op] = field(default_factory=list)
+    tensors: dict[str, TensorNode] = field(default_factory=dict)
+    tapes: list[TapeRecord] = field(default_factory=list)
+    gradient_calls: list[GradientCall] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+    # -- lookups -----------------------------------------------------------------------------
+    def named(self, name: str) -> TensorNode:
+        """The newest tensor node the user's Python name ``name`` refers to."""
+        found = [t for t in self.tensors.values() if t.name == name]
+        if not found:
+            known = sorted({t.name for t in self.tensors.values() if t.name})
+            raise KeyError(f"No recorded tensor is named {name!r}. Named tensors: {known}")
+        return found[-1]
+
+    def region(self, region_id: int) -> TapeRecord | GradientCall:
+        for region in (*self.tapes, *self.gradient_calls):
+            if region.id == region_id:
+                return region
+        raise KeyError(region_id)
+
+    def region_title(self, region_id: int) -> str:
+        """``"tape"`` for a tape, ``"tape.gradient(result, input_var)"`` for a gradient call."""
+        region = self.region(region_id)
+        if isinstance(region, TapeRecord):
+            return region.title
+        tape = self.region(region.tape).title
+        args = ", ".join(_names(part) for part in (region.targets, region.sources))
+        return f"{tape}.{region.method}({args})"
+
+    # -- views -------------------------------------------------------------------------------
+    def to_digraph(self, **options: Any):
+        """A ``graphviz.Digraph`` of the recording. Options: see :func:`tapeviz.graph.build`."""
+        from tapeviz.graph import build
+
+        return build(self, **options)
+
+    def to_dot(self, **options: Any) -> str:
+        """The DOT source of :meth:`to_digraph`."""
+        return self.to_digraph(**options).source
+
+    def draw(self, **options: Any):
+        """A :class:`tapeviz.render.Drawing`: shows itself in notebooks, saves to files."""
+        from tapeviz.render import Drawing
+
+        return Drawing(self.to_dot(**options), self.summary())
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        return self.draw()._repr_mimebundle_(include, exclude)
+
+    def summary(self) -> str:
+        """A short, stable text description: op counts by phase, tapes, named tensors."""
+        if not self.ops:
+            return "tapeviz: no TensorFlow op ran."
+        lines = []
+        for phase in ("forward", "backward"):
+            counts = Counter(op.label for op in self.ops if op.phase == phase)
+            if counts:
+                listed = ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))
+                lines.append(f"{phase} ({sum(counts.values())} ops): {listed}")
+        for tape in self.tapes:
+            where = f" inside {self.region_title(tape.parent)}" if tape.parent else ""
+            kind = "persistent GradientTape" if tape.persistent else "GradientTape"
+            lines.append(f"{kind} {tape.title}{where}")
+        for call in self.gradient_calls:
+            n = sum(op.gradient_call == call.id for op in self.ops)
+            lines.append(f"{self.region_title(call.id)}: {n} backward ops")
+        newest = {node.name: node for node in self.tensors.values() if node.name}
+        lines += [f"{name} = {describe(node)}" for name, node in newest.items()]
+        lines.extend(self.notes)
+        head = f"tapeviz recording: {len(self.ops)} ops"
+        return "\n".join([head, *("  " + line for line in lines)])
+
+
+def describe(node: TensorNode) -> str:
+    """``"variable float32 () 3.0"``: kind, dtype, shape and value in one line."""
+    origin = {"variable": "variable", "constant": "constant"}.get(node.kind)
+    if origin is None:
+        origin = node.producer.label if node.producer else "tensor"
+    shape = "?" if node.shape is None else "(" + ", ".join(map(str, node.shape)) + ")"
+    return f"{origin} {node.dtype} {shape} {format_value(node.value)}".rstrip()
+
+
+def format_value(value: np.ndarray | Summary | None) -> str:
+    """Numbers as a learner reads them: ``3.0``, ``[1. 2.]``, or a summary for big tensors."""
+    if value is None:
+        return ""
+    if isinstance(value, Summary):
+        return str(value)
+    with np.printoptions(precision=4, suppress=True, threshold=20, edgeitems=2):
+        return np.array2string(value, separator=" ") if value.ndim else str(value[()])
+
+
+def _names(nodes: list[TensorNode | None]) -> str:
+    titles = [(n.title if n is not None else None) or "..." for n in nodes]
+    return titles[0] if len(titles) == 1 else "[" + ", ".join(titles) + "]"

@@ -1,0 +1,32 @@
+"""Shared fixtures: a real IPython shell with tapeviz loaded, and quiet TensorFlow."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ipython():
+    """The test IPython shell (a singleton), with ``%load_ext tapeviz`` and ``tf`` ready."""
+    from IPython.testing.globalipapp import start_ipython
+
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "tapeviz")
+    shell.run_cell("import tensorflow as tf")
+    return shell
+
+
+@pytest.fixture
+def run_tape(ipython):
+    """Run ``%%tape OPTIONS`` on a cell; return (Recording, ExecutionResult, captured output)."""
+    from IPython.utils.capture import capture_output
+
+    def run(cell: str, options: str = "--quiet"):
+        with capture_output() as captured:
+            result = ipython.run_cell(f"%%tape {options}\n{cell}")
+        return ipython.user_ns["_tape"], result, captured
+
+    return run

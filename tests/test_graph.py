@@ -1,0 +1,117 @@
+"""Recording -> DOT: structure, clusters, options, determinism and escaping."""
+
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tapeviz
+from tapeviz.graph import escape
+from tapeviz.recording import Op, Recording, TapeRecord, TensorNode
+from tapeviz.render import render
+
+from .examples import EXAMPLE_1, EXAMPLE_2
+
+
+def record_source(source):
+    namespace = {"tf": tf}
+    with tapeviz.record(namespace) as rec:
+        exec(source, namespace)
+    return rec
+
+
+def plain(dot):
+    """DOT with the HTML tags of labels removed."""
+    return re.sub(r"</?(b|font|table|tr|td|br)\b[^>]*>", " ", dot)
+
+
+def labels(dot):
+    """node id -> the text of its label, tags stripped."""
+    found = {}
+    for node_id, label in re.findall(r"^\s*(n\d+) \[label=<(.*?)> [a-z]", dot, re.M):
+        found[node_id] = plain(label).split()
+    return found
+
+
+def edges(dot):
+    return re.findall(r"^\s*(n\d+) -> (n\d+)", dot, re.M)
+
+
+def test_example_1_draws_input_var_read_square_result_and_gradient(capsys):
+    dot = record_source(EXAMPLE_1).to_dot()
+    text = {node: " ".join(words) for node, words in labels(dot).items()}
+    by_text = {v.split()[0]: k for k, v in text.items()}
+    read, square = by_text["ReadVariableOp"], by_text["Square"]
+    result, gradient = by_text["result"], by_text["gradient"]
+    initial = next(k for k, v in text.items() if v.startswith("input_var (initial value)"))
+    arrows = edges(dot)
+    (read_out,) = [h for t, h in arrows if t == read]
+    assert (initial, read) in arrows and (read_out, square) in arrows
+    assert (square, result) in arrows
+    assert text[result].endswith("9.0") and text[gradient].endswith("6.0")
+    assert "backward: tape.gradient(result, input_var)" in " ".join(plain(dot).split())
+    assert "tf.Tensor(6.0, shape=(), dtype=float32)" in capsys.readouterr().out
+
+
+def test_example_2_draws_nested_tape_clusters():
+    dot = record_source(EXAMPLE_2).to_dot()
+    text = " ".join(plain(dot).split())
+    outer = text.index("GradientTape outer_tape")
+    inner = text.index("GradientTape inner_tape")
+    inner_grad = text.index("backward: inner_tape.gradient(position, time)")
+    outer_grad = text.index("backward: outer_tape.gradient(speed, time)")
+    assert outer < inner < inner_grad < outer_grad
+    # the inner gradient call is drawn inside the outer tape's cluster (it recorded it)
+    depth = 0
+    for line in dot[:dot.index("inner_tape.gradient")].splitlines():
+        depth += line.count("{") - line.count("}")
+    assert depth == 3  # digraph { cluster outer { cluster inner-gradient {
+    assert "acceleration" in text and "9.8" in text
+
+
+def test_no_backward_and_no_values_options():
+    rec = record_source(EXAMPLE_1)
+    dot = rec.to_dot(backward=False, values=False)
+    assert "backward:" not in dot and "#f8cecc" not in dot
+    assert "9.0" not in dot and "3.0" not in dot
+    assert "Square" in dot and "result" in dot
+
+
+def test_same_cell_gives_byte_identical_dot():
+    assert record_source(EXAMPLE_2).to_dot() == record_source(EXAMPLE_2).to_dot()
+
+
+def test_big_recordings_are_limited_and_say_so():
+    rec = record_source("x = tf.constant(0.0)\nfor _ in range(50):\n    x = x + 1.0\n")
+    dot = rec.to_dot(max_ops=10)
+    assert dot.count("fillcolor=\"#fff2cc\"") == 10
+    assert "Showing the first 10 of 50 ops." in dot
+
+
+HOSTILE = '<script>alert(1)</script> "quoted" {braces} & amp\nnew line'
+
+
+def hostile_recording():
+    node = TensorNode(id=1, kind="constant", shape=(), dtype="float32",
+                      value=np.array(1.0, dtype=np.float32), name=HOSTILE)
+    out = TensorNode(id=2, kind="op_output", shape=(), dtype="float32", name=HOSTILE * 2)
+    op = Op(index=0, type=HOSTILE, inputs=[node], outputs=[out], phase="forward",
+            tapes=(1,), region=1, gradient_call=None)
+    out.producer = op
+    return Recording(ops=[op], tensors={"t1": node, "t2": out},
+                     tapes=[TapeRecord(id=1, name=HOSTILE, persistent=False, parent=None)])
+
+
+def test_user_strings_are_escaped_in_dot_and_svg():
+    dot = hostile_recording().to_dot()
+    assert "<script>" not in dot and "&lt;script&gt;" in dot
+    assert "&quot;quoted&quot;" in dot and "&amp; amp<br/>new line" in dot
+    svg = render(dot, "svg").decode()
+    assert "<script" not in svg.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in svg
+
+
+@pytest.mark.parametrize("text", ["a&b", "<b>", '"', "\n", "{}", "]]>"])
+def test_escape_leaves_no_markup(text):
+    assert not set(escape(text)) & set('<>"') or escape(text) == "<br/>"

@@ -1,0 +1,204 @@
+"""Faithful recording: what tapeviz.record() sees, asserted on the Recording itself."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tapeviz
+from tapeviz import _tfhooks
+
+
+def forward_types(rec):
+    return [op.type for op in rec.ops if op.phase == "forward"]
+
+
+def test_example_1_draws_variable_read_square_and_backward_ops():
+    input_var = tf.Variable(initial_value=3.0)
+    with tapeviz.record() as rec:
+        with tf.GradientTape() as tape:
+            result = tf.square(input_var)
+        gradient = tape.gradient(result, input_var)
+
+    read, square, *backward = rec.ops
+    # input_var -> ReadVariableOp -> Square -> result, although tf.square reads the variable
+    # on TensorFlow's C++ fast path, which op callbacks alone never see
+    assert (read.type, square.type) == ("ReadVariableOp", "Square")
+    assert read.inputs[0].is_variable and read.inputs[0].name == "input_var"
+    assert read.inputs[0].value == 3.0
+    assert square.inputs == read.outputs
+    assert square.outputs[0].name == "result" and square.outputs[0].value == 9.0
+    assert [op.phase for op in backward] == ["backward"] * len(backward) and backward
+    assert backward[-1].outputs[0].name == "gradient"
+    assert backward[-1].outputs[0].value == 6.0 and float(gradient) == 6.0
+    assert float(input_var.numpy()) == 3.0  # the variable is unchanged
+
+
+def test_tensors_are_identified_by_tensorflow_ids():
+    x = tf.constant([1.0, 2.0])
+    with tapeviz.record() as rec:
+        y = x * 2.0
+        z = y + y
+    assert rec.named("y").id == _tfhooks.tensor_id(y)
+    assert rec.named("z").id == _tfhooks.tensor_id(z)
+    add = rec.ops[-1]
+    assert add.inputs[0] is add.inputs[1] is rec.named("y")
+
+
+def test_fast_path_variable_reads_appear_as_variable_nodes():
+    v = tf.Variable([1.0, 2.0], name="weights")
+    x = tf.constant([3.0, 4.0])
+    with tapeviz.record() as rec:
+        y = x * v
+    assert forward_types(rec) == ["ReadVariableOp", "Mul"]
+    variable = rec.ops[0].inputs[0]
+    assert variable.kind == "variable" and variable.name == "v"
+    assert variable.variable_name == "weights"
+    assert rec.ops[1].inputs[1] is rec.ops[0].outputs[0]
+    np.testing.assert_array_equal(rec.named("y").value, [3.0, 8.0])
+
+
+def test_example_2_nested_tapes_are_distinguishable():
+    time = tf.Variable(0.0)
+    with tapeviz.record() as rec:
+        with tf.GradientTape() as outer_tape:
+            with tf.GradientTape() as inner_tape:
+                position = (4.9) * (time)**2
+            speed = inner_tape.gradient(position, time)
+        acceleration = outer_tape.gradient(speed, time)
+
+    assert float(acceleration) == pytest.approx(9.8)
+    outer, inner = rec.tapes
+    assert (outer.name, inner.name) == ("outer_tape", "inner_tape")
+    assert inner.parent == outer.id and outer.parent is None
+    inner_call, outer_call = rec.gradient_calls
+    assert (inner_call.tape, outer_call.tape) == (inner.id, outer.id)
+    assert inner_call.parent == outer.id and outer_call.parent is None
+    assert rec.region_title(inner_call.id) == "inner_tape.gradient(position, time)"
+
+    forward = [op for op in rec.ops if op.phase == "forward"]
+    assert {op.tapes for op in forward} == {(outer.id, inner.id)}
+    inner_backward = [op for op in rec.ops if op.gradient_call == inner_call.id]
+    outer_backward = [op for op in rec.ops if op.gradient_call == outer_call.id]
+    # the inner gradient computation was itself recorded by the outer tape
+    assert inner_backward and {op.tapes for op in inner_backward} == {(outer.id,)}
+    assert outer_backward and {op.tapes for op in outer_backward} == {()}
+    assert {op.phase for op in inner_backward + outer_backward} == {"backward"}
+    assert rec.named("acceleration").value == pytest.approx(9.8)
+
+
+def test_constants_are_leaves_with_values():
+    x = tf.Variable(2.0)
+    with tapeviz.record() as rec:
+        with tf.GradientTape() as tape:
+            y = 4.9 * x
+        tape.gradient(y, x)
+    constants = [t for t in rec.tensors.values() if t.is_constant]
+    assert all(t.producer is None for t in constants)
+    values = sorted(float(t.value) for t in constants)
+    assert values[-1] == pytest.approx(4.9)
+    assert 1.0 in values  # the seed of tape.gradient: d y / d y = 1
+    literal = next(t for t in constants if float(t.value) == pytest.approx(4.9))
+    assert any(literal in op.inputs for op in rec.ops if op.type == "Mul")
+
+
+def test_keras_layers_and_optimizer_updates():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")])
+    optimizer = keras.optimizers.SGD(learning_rate=0.1)
+    x, y = tf.ones((4, 3)), tf.zeros((4, 2))
+    model(x)  # builds everything before recording
+    with tapeviz.record() as rec:
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x) - y))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+
+    names = {t.variable_name for t in rec.tensors.values() if t.is_variable}
+    assert {"sequential/dense/kernel", "sequential/dense/bias"} <= names
+    in_dense = [op for op in rec.ops if "dense" in op.layers]
+    assert "MatMul" in [op.type for op in in_dense]
+    updates = [op for op in rec.ops if op.type.startswith("Assign") and
+               op.inputs[0].variable_name == "sequential/dense/kernel"]
+    assert updates, "apply_gradients must show the update of the kernel"
+    after = updates[-1].outputs[0]
+    assert after.is_variable and after.version > 0
+    np.testing.assert_allclose(after.value, model.layers[0].kernel.numpy(), rtol=1e-6)
+
+
+def test_tf_function_call_is_one_node_named_after_the_function():
+    @tf.function
+    def affine(x):
+        return x * 2.0 + 1.0
+
+    plain = affine(tf.constant(1.0))
+    with tapeviz.record() as rec:
+        out = affine(tf.constant(1.0))
+    assert [op.label for op in rec.ops] == ["affine()"]
+    assert rec.ops[0].function == "affine"
+    assert float(out) == float(plain) == 3.0
+    assert rec.named("out").producer is rec.ops[0]
+
+
+def test_persistent_tape_and_jacobian_are_backward_calls():
+    x = tf.Variable([1.0, 2.0])
+    with tapeviz.record() as rec:
+        with tf.GradientTape(persistent=True) as tape:
+            y = x * x
+        first = tape.gradient(y, x)
+        jac = tape.jacobian(y, x)
+    assert rec.tapes[0].persistent
+    assert [c.method for c in rec.gradient_calls] == ["gradient", "jacobian"]
+    np.testing.assert_array_equal(first, [2.0, 4.0])
+    np.testing.assert_array_equal(jac, [[2.0, 0.0], [0.0, 4.0]])
+
+
+def test_lists_of_gradients_get_indexed_names():
+    w, b = tf.Variable([[1.0], [2.0]]), tf.Variable([0.5])
+    with tapeviz.record() as rec:
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.matmul(tf.ones((1, 2)), w) + b)
+        grads = tape.gradient(loss, [w, b])
+    assert rec.named("grads[0]").id == _tfhooks.tensor_id(grads[0])
+    assert rec.named("grads[1]").value.tolist() == [1.0]
+    with pytest.raises(KeyError, match="Named tensors"):
+        rec.named("nonexistent")
+
+
+def test_big_tensors_are_summarized_not_copied():
+    with tapeviz.record() as rec:
+        big = tf.range(1000.0) + 1.0
+    node = rec.named("big")
+    assert node.shape == (1000,)
+    assert (node.value.min, node.value.max) == (1.0, 1000.0)
+    assert node.value.mean == pytest.approx(500.5)
+
+
+def test_recording_stops_at_the_cap_and_the_cell_runs_on():
+    with tapeviz.record(max_ops=100) as rec:
+        total = tf.constant(0.0)
+        for _ in range(300):
+            total = total + 1.0
+    assert float(total) == 300.0
+    assert len(rec.ops) == 100 and rec.truncated
+    assert "stopped after 100 ops" in rec.notes[0]
+
+
+def test_no_op_block_gets_a_note():
+    with tapeviz.record() as rec:
+        _ = 1 + 1
+    assert rec.ops == [] and "ran no TensorFlow op" in rec.notes[0]
+    assert rec.summary() == "tapeviz: no TensorFlow op ran."
+
+
+def test_variables_updated_by_hand_show_each_version():
+    w = tf.Variable([1.0, 2.0])
+    with tapeviz.record() as rec:
+        w.assign_sub([0.5, 0.5])
+        w.assign_add([1.0, 0.0])
+    versions = [t for t in rec.tensors.values() if t.is_variable]
+    assert [t.version for t in versions] == [0, 1, 2]
+    assert [t.value.tolist() for t in versions] == [[1.0, 2.0], [0.5, 1.5], [1.5, 1.5]]
+    np.testing.assert_array_equal(versions[-1].value, w.numpy())
+    assert [op.type for op in rec.ops] == ["AssignSubVariableOp", "AssignAddVariableOp"]
