@@ -1,0 +1,405 @@
+"""``SGDStepper``: buttons and live plots around an :class:`~tapeviz.sgd.SGDEngine`.
+
+Plots are matplotlib figures (the object API, not pyplot, so nothing leaks into the cell's
+output) rendered to PNG inside ``ipywidgets.Image``s and replaced in place: no flicker and no
+``clear_output``. While playing, labels update every step and plots at most every
+``redraw_interval`` seconds; a click always redraws.
+
+>>> from tapeviz.sgd import SGDEngine, two_blobs
+>>> import tensorflow as tf
+>>> x, y = two_blobs(n_per_class=50)
+>>> W, b = tf.Variable(tf.ones((2, 1))), tf.Variable(tf.zeros((1,)))
+>>> def square_loss(bx, by):
+...     return tf.reduce_mean(tf.square(by - (tf.matmul(bx, W) + b)))
+>>> stepper = SGDStepper(SGDEngine.from_variables(x, y, {"W": W, "b": b}, square_loss, 0.1))
+>>> stepper.step_button.click()
+>>> stepper.engine.step_count, len(stepper.loss_plot.lines["per step"].get_ydata())
+(1, 1)
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from tapeviz.sgd import NonFiniteLossError, SGDEngine, epoch_losses
+
+SMALL = 10  # variables with at most this many numbers get w, g and w - lr*g printed
+MAX_POINTS = 2000  # the data view scatters at most this many examples
+GRID = 60  # the decision boundary is the threshold contour of predictions on GRID x GRID
+
+
+class SGDStepper(widgets.VBox):
+    """Step, play and reset mini-batch SGD and watch loss, gradients, weights and data.
+
+    ``predict(points) -> scores`` draws the decision boundary (where the score crosses
+    ``threshold``) on 2-feature data. By default it is the Keras model, or ``x @ W + b``
+    when the variables are the book's ``W`` (2, 1) and ``b`` (1,).
+    """
+
+    def __init__(
+        self, engine: SGDEngine, *, predict: Callable[[np.ndarray], Any] | None = None,
+        threshold: float = 0.5, redraw_interval: float = 0.25,
+    ):
+        self.engine = engine
+        self.redraw_interval = redraw_interval
+        self._lock = threading.RLock()  # one step or setting change at a time
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._drawn_at = 0.0
+        self._before: dict[str, np.ndarray] | None = None  # small weights before last step
+        self._small = {
+            name: var for name, var in engine.variables.items() if math.prod(var.shape) <= SMALL
+        }
+
+        self.step_button = widgets.Button(description="Step", tooltip="Train on the next batch")
+        self.epoch_button = widgets.Button(description="Epoch",
+                                           tooltip="Train to the end of this epoch")
+        self.play_button = widgets.Button(description="▶ Play")
+        self.reset_button = widgets.Button(description="Reset",
+                                           tooltip="Back to the initial weights and batch order")
+        self.speed = widgets.IntSlider(value=10, min=1, max=100, description="steps/s")
+        lr = engine.learning_rate or 0.1
+        self.lr_slider = widgets.FloatLogSlider(
+            value=lr, base=10, step=0.1, min=min(-4, math.floor(math.log10(lr)) - 1),
+            max=max(1, math.ceil(math.log10(lr)) + 1), description="learning rate",
+            readout_format=".3g", disabled=not engine.can_set_learning_rate,
+        )
+        self.batch_size = widgets.Dropdown(
+            options=_batch_sizes(len(engine.x), engine.batch_size), value=engine.batch_size,
+            description="batch size",
+        )
+        self.shuffle = widgets.Checkbox(value=engine.shuffle, description="shuffle",
+                                        tooltip="Takes effect at the next epoch")
+        self.progress = widgets.FloatProgress(min=0.0, max=1.0, description="epoch 0")
+        self.loss_label = widgets.HTML()
+        self.message = widgets.HTML()
+        self.numbers = widgets.HTML()
+
+        kind = "weight change |Δw|" if engine.mode == "step_fn" else "gradient norm |g|"
+        self.loss_plot = _Plot("loss", log=True)
+        self.grad_plot = _Plot(f"{kind} per variable", log=True)
+        self.metrics_plot = _Plot("metrics (epoch to date)") if engine.metric_names else None
+        self.data_plot = None
+        if engine.x.ndim == 2 and engine.x.shape[1] == 2:
+            self.data_plot = _DataPlot(engine, predict or _default_predict(engine), threshold)
+        plots = [self.loss_plot, self.metrics_plot, self.grad_plot, self.data_plot]
+        self._plots = [plot for plot in plots if plot is not None]
+
+        self.tape_button = widgets.Button(description="Step and show its tape",
+                                          tooltip="Take the next step inside tapeviz.record()")
+        self.tape_output = widgets.Output()
+        self.tape_box = widgets.Accordion(
+            children=[widgets.VBox([self.tape_button, self.tape_output])],
+            titles=("%%tape graph of one step",),
+        )
+
+        self.step_button.on_click(lambda _: self._clicked(self._advance))
+        self.epoch_button.on_click(lambda _: self._clicked(self._finish_epoch))
+        self.play_button.on_click(lambda _: self.pause() if self.playing else self.play())
+        self.reset_button.on_click(lambda _: self._clicked(self._reset))
+        self.tape_button.on_click(lambda _: self._clicked(self._step_with_tape))
+        self.lr_slider.observe(self._set("learning_rate"), "value")
+        self.batch_size.observe(self._set("batch_size"), "value")
+        self.shuffle.observe(self._set("shuffle"), "value")
+
+        wrap = widgets.Layout(flex_flow="row wrap")
+        super().__init__([
+            widgets.HBox([self.step_button, self.epoch_button, self.play_button,
+                          self.reset_button, self.speed], layout=wrap),
+            widgets.HBox([self.lr_slider, self.batch_size, self.shuffle], layout=wrap),
+            widgets.HBox([self.progress, self.loss_label], layout=wrap),
+            self.message,
+            widgets.HBox([plot.image for plot in self._plots], layout=wrap),
+            self.numbers,
+            self.tape_box,
+        ])
+        self.refresh()
+
+    # -- play / pause -----------------------------------------------------------------------
+
+    @property
+    def playing(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def play(self) -> None:
+        """Step in a background thread at ``speed`` steps/s until ``pause()`` or a nan loss."""
+        if self.playing:
+            return
+        self._stop.clear()
+        self.play_button.description = "⏸ Pause"
+        self._thread = threading.Thread(target=self._play_loop, name="SGDStepper", daemon=True)
+        self._thread.start()
+
+    def pause(self) -> None:
+        """Stop playing after the step in progress (a step is never cut in half)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def refresh(self) -> None:
+        """Redraw everything, e.g. after calling ``stepper.engine.step()`` yourself."""
+        with self._lock:
+            self._refresh(plots=True)
+
+    def close(self) -> None:
+        self.pause()
+        super().close()
+
+    def _play_loop(self) -> None:
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                with self._lock:
+                    going = self._advance()
+                    self._refresh(plots=False)
+                if not going:
+                    break
+                self._stop.wait(1 / self.speed.value - (time.monotonic() - started))
+        finally:
+            with self._lock:
+                self._refresh(plots=True)
+            self.play_button.description = "▶ Play"
+
+    # -- actions (called with the lock held) -------------------------------------------------
+
+    def _clicked(self, action: Callable[[], Any]) -> None:
+        self.pause()
+        with self._lock:
+            try:
+                action()
+            finally:  # even after an interrupt, show the state as it is
+                self._refresh(plots=True)
+
+    def _advance(self, step: Callable[[], Any] | None = None) -> bool:
+        """One engine step; False when training should stop (the message says why)."""
+        before = {name: np.array(var.numpy()) for name, var in self._small.items()}
+        try:
+            (step or self.engine.step)()
+        except NonFiniteLossError as err:  # the step happened: show it, then stop
+            self._before = before
+            self._say(f"Paused: {err}")
+            return False
+        except Exception as err:  # tracebacks of widget callbacks are invisible to learners
+            self._say(f"Stopped: {type(err).__name__}: {err}")
+            return False
+        self._before = before
+        if self.message.value:
+            self.message.value = ""
+        return True
+
+    def _finish_epoch(self) -> None:
+        epoch = self.engine.epoch
+        while self.engine.epoch == epoch and self._advance():
+            pass
+
+    def _reset(self) -> None:
+        self.engine.reset()
+        self._before = None
+        self.message.value = ""
+
+    def _step_with_tape(self) -> None:
+        try:
+            from tapeviz import record
+        except (ImportError, AttributeError):
+            self._say("The tape view needs tapeviz.record(), which this tapeviz lacks.")
+            return
+        recordings = []
+
+        def recorded_step() -> None:  # only the step: the views' own reads stay out
+            with record(namespace=dict(self.engine.variables)) as recording:
+                recordings.append(recording)
+                self.engine.step()
+
+        self._advance(recorded_step)
+        if recordings:
+            data = recordings[0]._repr_mimebundle_()  # the IPython display protocol
+            self.tape_output.outputs = ({"output_type": "display_data", "data": data,
+                                         "metadata": {}},)
+            self.tape_box.selected_index = 0
+
+    def _set(self, setting: str) -> Callable[[dict], None]:
+        def observer(change: dict) -> None:
+            with self._lock:
+                setattr(self.engine, setting, change["new"])
+                self._refresh(plots=False)
+
+        return observer
+
+    def _say(self, text: str) -> None:
+        self.message.value = f"<b style='color:#b00'>⚠ {html.escape(text)}</b>"
+
+    # -- views ------------------------------------------------------------------------------
+
+    def _refresh(self, *, plots: bool) -> None:
+        engine = self.engine
+        self.loss_label.value = _status(engine)
+        self.progress.value = engine.progress
+        self.progress.description = f"epoch {engine.epoch}"
+        if plots or time.monotonic() - self._drawn_at >= self.redraw_interval:
+            self._draw()
+
+    def _draw(self) -> None:
+        history = self.engine.history
+        steps = [r.step for r in history]
+        ends = epoch_losses(history)
+        self.loss_plot.set_curves({
+            "per step": (steps, [r.loss for r in history]),
+            "epoch mean": ([step for step, _ in ends], [loss for _, loss in ends]),
+        })
+        self.grad_plot.set_curves({
+            name: (steps, [(r.grad_norms or r.change_norms)[name] for r in history])
+            for name in self.engine.variables
+        })
+        if self.metrics_plot is not None:
+            self.metrics_plot.set_curves({
+                name: (steps, [r.metrics[name] for r in history])
+                for name in self.engine.metric_names
+            })
+        if self.data_plot is not None:
+            self.data_plot.update(self.engine)
+        if self._small:
+            self.numbers.value = _numbers_html(self.engine, self._before)
+        for plot in self._plots:
+            plot.render()
+        self._drawn_at = time.monotonic()
+
+
+class _Plot:
+    """A matplotlib figure shown as a PNG in an ``ipywidgets.Image``, one line per name."""
+
+    def __init__(self, title: str, *, log: bool = False, xlabel: str = "step"):
+        self.figure = Figure(figsize=(4.2, 2.8), dpi=80)
+        FigureCanvasAgg(self.figure)
+        self.axes = self.figure.add_subplot()
+        self.axes.set_title(title, fontsize=10)
+        self.axes.set_xlabel(xlabel, fontsize=9)
+        self.figure.subplots_adjust(left=0.14, right=0.97, bottom=0.16, top=0.9)
+        self.log = log
+        self.lines: dict[str, Any] = {}
+        self.image = widgets.Image(format="png")
+
+    def set_curves(self, curves: dict[str, tuple[Sequence[float], Sequence[float]]]) -> None:
+        for name, (xs, ys) in curves.items():
+            if name not in self.lines:
+                (self.lines[name],) = self.axes.plot([], [], marker=".", markersize=4, label=name)
+                self.axes.legend(loc="upper right", fontsize=8)
+            ys = np.asarray(ys, dtype=float)
+            self.lines[name].set_data(xs, np.where(np.isfinite(ys), ys, np.nan))
+        shown = np.concatenate([line.get_ydata() for line in self.lines.values()] or [[]])
+        shown = shown[np.isfinite(shown)]
+        scale = "log" if self.log and shown.size and shown.min() > 0 else "linear"
+        if scale != self.axes.get_yscale():
+            self.axes.set_yscale(scale)
+        self.axes.relim()
+        self.axes.autoscale_view()
+
+    def render(self) -> None:
+        buffer = io.BytesIO()
+        self.figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
+        self.image.value = buffer.getvalue()
+
+
+class _DataPlot(_Plot):
+    """The examples coloured by class, the last batch ringed, and the decision boundary."""
+
+    def __init__(self, engine: SGDEngine, predict: Callable | None, threshold: float):
+        super().__init__("data, last batch ○ and boundary", xlabel="x[:, 0]")
+        self.axes.set_ylabel("x[:, 1]", fontsize=9)
+        self.predict, self.threshold = predict, threshold
+        x, labels = engine.x, engine.y.reshape(len(engine.y), -1)
+        shown = np.random.default_rng(0).permutation(len(x))[:MAX_POINTS]
+        colours = labels[:, 0] if labels.shape[1] == 1 else labels.argmax(axis=1)
+        self.axes.scatter(x[shown, 0], x[shown, 1], c=colours[shown], s=6, cmap="coolwarm",
+                          alpha=0.6)
+        self.batch_points = self.axes.scatter(np.empty(0), np.empty(0), s=28,
+                                              facecolors="none", edgecolors="black",
+                                              linewidths=0.7)
+        low, high = x.min(axis=0), x.max(axis=0)
+        margin = 0.05 * (high - low)
+        (x0, y0), (x1, y1) = low - margin, high + margin
+        self.axes.set_xlim(x0, x1)
+        self.axes.set_ylim(y0, y1)
+        self._grid = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
+        self._points = np.column_stack([g.ravel() for g in self._grid]).astype(x.dtype)
+        self.boundary = None  # the matplotlib ContourSet, when the boundary is in view
+
+    def update(self, engine: SGDEngine) -> None:
+        batch = engine.last_batch if engine.last_batch is not None else []
+        self.batch_points.set_offsets(engine.x[batch].reshape(-1, 2))
+        if self.boundary is not None:
+            self.boundary.remove()
+            self.boundary = None
+        if self.predict is None:
+            return
+        scores = np.asarray(self.predict(self._points))
+        if scores.size != len(self._points):
+            return  # several outputs per example: no single boundary to draw
+        scores = scores.reshape(self._grid[0].shape)
+        if np.all(np.isfinite(scores)) and scores.min() < self.threshold < scores.max():
+            self.boundary = self.axes.contour(*self._grid, scores, levels=[self.threshold],
+                                              colors="black", linewidths=1.2)
+
+
+def _default_predict(engine: SGDEngine) -> Callable | None:
+    if engine.model is not None:
+        return lambda points: engine.model(points, training=False)
+    variables = list(engine.variables.values())
+    if [tuple(var.shape) for var in variables] == [(2, 1), (1,)]:
+        W, b = variables
+        return lambda points: points @ W.numpy() + b.numpy()  # the book's model
+    return None
+
+
+def _batch_sizes(n: int, current: int) -> list[tuple[str, int]]:
+    sizes = sorted({2**k for k in range(int(math.log2(n)) + 1)} | {current, n})
+    return [(f"{size} (all)" if size == n else str(size), size) for size in sizes if size <= n]
+
+
+def _status(engine: SGDEngine) -> str:
+    upcoming = f"next: batch {engine.batch_index} of {engine.batches_in_epoch}"
+    if not engine.history:
+        return f"No steps yet; {upcoming}."
+    last = engine.history[-1]
+    parts = [f"step {last.step} (epoch {last.epoch}, batch {last.batch})",
+             f"<b>loss {last.loss:.4g}</b>"]
+    parts += [f"{name} {value:.4g}" for name, value in last.metrics.items()]
+    return " · ".join([*parts, upcoming])
+
+
+def _numbers_html(engine: SGDEngine, before: dict[str, np.ndarray] | None) -> str:
+    """The small variables at the last step: w, g and w - lr*g (or w before and after)."""
+    if before is None:
+        return "<i>Take a step to see w, g and w − lr·g of the small variables.</i>"
+    grads, lr = engine.last_grads, engine.history[-1].learning_rate
+    if grads is not None:
+        head = ("w", "g", f"w − lr·g (lr = {lr:.3g})")
+        rows = [(name, w, grads[name].numpy(), w - lr * grads[name].numpy())
+                for name, w in before.items()]
+    else:  # step-function mode: only the change is visible
+        head = ("w before", "w after", "change")
+        now = engine.weights()
+        rows = [(name, w, now[name], now[name] - w) for name, w in before.items()]
+    cells = "".join(
+        f"<tr><td>{html.escape(name)} {values[0].shape}</td>"
+        + "".join(f"<td><code>{_numbers(value)}</code></td>" for value in values)
+        + "</tr>"
+        for name, *values in rows
+    )
+    header = "".join(f"<th>{title}</th>" for title in ("", *head))
+    return f"<table><tr>{header}</tr>{cells}</table>"
+
+
+def _numbers(value: np.ndarray) -> str:
+    return np.array2string(np.ravel(value), precision=4, suppress_small=True)
