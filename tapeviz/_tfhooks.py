@@ -8,8 +8,11 @@ Everything version-specific about *how* tapeviz sees eager execution lives here:
   in Python first: the C++ fast path reads them without telling op callbacks, so ``tf.square(v)``
   would otherwise lose ``v`` from the picture;
 - ``BaseResourceVariable.handle`` is wrapped to learn which variable owns which handle tensor;
-- ``GradientTape._push_tape/_pop_tape/gradient/jacobian/batch_jacobian`` are wrapped to know
-  which tapes recorded an op and which ``gradient`` call ran it;
+- ``GradientTape._push_tape/_pop_tape/watch/gradient/jacobian/batch_jacobian`` are wrapped to
+  know which tapes recorded an op, what was watched, and which ``gradient`` call ran it;
+- ``Registry.lookup`` is wrapped (for the gradient registry only) to see each backward step:
+  which forward op is being differentiated, with the gradients flowing in and out (the chain
+  rule, link by link);
 - ``keras.Layer.__call__`` (when Keras is already imported) is wrapped to know the layer of an op.
 
 :func:`installed` installs all of it for one thread and always restores every attribute, on
@@ -29,7 +32,7 @@ from typing import Any, Protocol
 
 from tensorflow.python import pywrap_tfe
 from tensorflow.python.eager import backprop, context, execute, record
-from tensorflow.python.framework import op_callbacks, op_def_registry
+from tensorflow.python.framework import op_callbacks, op_def_registry, ops, registry
 from tensorflow.python.framework.ops import EagerTensor
 from tensorflow.python.ops import gen_resource_variable_ops, resource_variable_ops
 
@@ -40,12 +43,17 @@ class HookSink(Protocol):
     """What :func:`installed` reports to. All calls happen on the recording thread."""
 
     def on_op(self, op_type: str, inputs: list[tuple[int, Any]],
-              outputs: list[tuple[int, Any]]) -> None: ...
+              outputs: list[tuple[int, Any]], attrs: tuple) -> None: ...
     def on_variable(self, handle_id: int, variable: Any, value: Any) -> None: ...
     def on_tape_push(self, tape: Any) -> None: ...
     def on_tape_pop(self, tape: Any) -> None: ...
     def on_gradient_start(self, tape: Any, method: str, target: Any, sources: Any) -> None: ...
     def on_gradient_end(self, tape: Any, result: Any) -> None: ...
+    def on_watch(self, tape: Any, tensors: Any) -> None: ...
+    def on_backward_start(self, op_type: str, inputs: list[tuple[int, Any]],
+                          outputs: list[tuple[int, Any]],
+                          upstream: list[tuple[int, Any] | None]) -> None: ...
+    def on_backward_end(self, downstream: list[tuple[int, Any] | None]) -> None: ...
     def on_layer_start(self, layer: Any) -> None: ...
     def on_layer_end(self, layer: Any) -> None: ...
 
@@ -113,13 +121,14 @@ def hook_state() -> dict[str, Any]:
     }
     for name in _TAPE_METHODS:
         state[f"GradientTape.{name}"] = backprop.GradientTape.__dict__[name]
+    state["Registry.lookup"] = registry.Registry.__dict__["lookup"]
     keras = sys.modules.get("keras")
     if keras is not None:
         state["keras.Layer.__call__"] = keras.Layer.__dict__["__call__"]
     return state
 
 
-_TAPE_METHODS = ("_push_tape", "_pop_tape", "gradient", "jacobian", "batch_jacobian")
+_TAPE_METHODS = ("_push_tape", "_pop_tape", "watch", "gradient", "jacobian", "batch_jacobian")
 
 
 @functools.cache
@@ -151,6 +160,26 @@ class _Guarded:
         return call
 
 
+_MISSING = object()
+
+
+@contextlib.contextmanager
+def _patched(patches: list[tuple[Any, str, Any]]) -> Iterator[None]:
+    """Set each ``owner.attr = new``; on exit put back exactly what was there before."""
+    originals = []
+    try:
+        for owner, attr, new in patches:
+            originals.append((owner, attr, vars(owner).get(attr, _MISSING)))
+            setattr(owner, attr, new)
+        yield
+    finally:
+        for owner, attr, original in reversed(originals):
+            if original is _MISSING:
+                delattr(owner, attr)
+            else:
+                setattr(owner, attr, original)
+
+
 @contextlib.contextmanager
 def installed(sink: HookSink) -> Iterator[list[Exception]]:
     """Install every hook for the current thread, report to ``sink``, and restore on exit.
@@ -159,21 +188,18 @@ def installed(sink: HookSink) -> Iterator[list[Exception]]:
     """
     owner = threading.get_ident()
     sink = _Guarded(sink)  # type: ignore[assignment]
-
     quiet = [False]  # True while tapeviz itself reads a variable
-
     get_ident = threading.get_ident
 
     def mine() -> bool:
-        return get_ident() == owner
+        return get_ident() == owner and not quiet[0]
 
     def on_op(op_type, inputs, attrs, outputs, op_name=None, graph=None):
         # graph construction (tf.function tracing) is not eager execution
         if graph is None and not quiet[0]:
             if isinstance(op_type, bytes):
                 op_type = op_type.decode()
-            sink.on_op(op_type, [(t._id, t) for t in inputs if isinstance(t, EagerTensor)],
-                       [(t._id, t) for t in outputs])
+            sink.on_op(op_type, _pairs(inputs), _pairs(outputs), attrs)
         return None
 
     original_fast_path = pywrap_tfe.TFE_Py_FastPathExecute
@@ -203,7 +229,7 @@ def installed(sink: HookSink) -> Iterator[list[Exception]]:
 
     def handle(variable):
         value = original_handle.fget(variable)
-        if mine() and not quiet[0] and isinstance(value, EagerTensor) and value._id not in seen:
+        if mine() and isinstance(value, EagerTensor) and value._id not in seen:
             seen.add(value._id)  # first sight: remember its value before anything changes it
             sink.on_variable(value._id, variable, peek(value, variable.dtype))
         return value
@@ -211,25 +237,73 @@ def installed(sink: HookSink) -> Iterator[list[Exception]]:
     patches: list[tuple[Any, str, Any]] = [
         (pywrap_tfe, "TFE_Py_FastPathExecute", fast_path_execute),
         (Variable, "handle", property(handle, doc=original_handle.__doc__)),
+        (registry.Registry, "lookup", _observed_lookup(sink, mine)),
+        *_tape_patches(sink, mine),
     ]
-    patches += _tape_patches(sink, mine)
     keras = sys.modules.get("keras")
     if keras is not None:
         patches.append(_layer_patch(keras.Layer, sink, mine))
 
-    originals = []
-    try:
-        for owner_obj, attr, new in patches:
-            originals.append((owner_obj, attr, getattr(owner_obj, attr) if owner_obj is pywrap_tfe
-                              else owner_obj.__dict__[attr]))
-            setattr(owner_obj, attr, new)
+    with _patched(patches):
         op_callbacks.add_op_callback(on_op)
-        yield sink.errors  # type: ignore[attr-defined]
-    finally:
-        with contextlib.suppress(KeyError, ValueError):
-            op_callbacks.remove_op_callback(on_op)
-        for owner_obj, attr, original in reversed(originals):
-            setattr(owner_obj, attr, original)
+        try:
+            yield sink.errors  # type: ignore[attr-defined]
+        finally:
+            with contextlib.suppress(KeyError, ValueError):
+                op_callbacks.remove_op_callback(on_op)
+
+
+def run_op(op_type: str, inputs: list[Any], attrs: tuple, num_outputs: int) -> list[Any]:
+    """Run one op again, eagerly, seen by no tape (to replay recorded ops, e.g. ``--check``)."""
+    with record.stop_recording():
+        return execute.quick_execute(op_type, num_outputs, inputs, attrs, context.context())
+
+
+def gradients_unseen(tape: Any, target: Any, sources: list[Any]) -> list[Any]:
+    """``tape.gradient(target, sources)`` computed out of sight of every tape and recording."""
+    with record.stop_recording():
+        return tape.gradient(target, sources)
+
+
+def _pairs(tensors: Any) -> list[tuple[int, Any]]:
+    return [(t._id, t) for t in tensors if isinstance(t, EagerTensor)]
+
+
+def _observed_lookup(sink: HookSink, mine: Callable[[], bool]) -> Callable[[str], Any]:
+    """Wrap gradient-function lookup so each backward step of ``tape.gradient`` is reported.
+
+    The eager tape calls ``backprop._gradient_function`` once per forward op it differentiates,
+    which looks the op's gradient function up here: wrapping what the lookup returns shows the
+    forward op (its output tensors), the gradients flowing in and the gradients flowing out.
+    """
+    original = registry.Registry.__dict__["lookup"]
+    gradients = ops._gradient_registry
+
+    def lookup(self: Any, name: str) -> Any:
+        grad_fn = original(self, name)
+        if self is not gradients or not (mine() and context.executing_eagerly()):
+            return grad_fn  # graph-mode callers treat a None gradient function specially
+
+        def differentiate(op: Any, *out_grads: Any) -> Any:
+            # inputs or outputs are None for ops whose gradient does not need them
+            sink.on_backward_start(op.type, _pairs(op.inputs or ()), _pairs(op.outputs or ()),
+                                   [_pair_or_none(g) for g in out_grads])
+            results = None
+            try:
+                # no gradient function: exactly what _gradient_function returns then
+                results = grad_fn(op, *out_grads) if grad_fn else [None] * len(op.inputs)
+                return results
+            finally:
+                flat = results if isinstance(results, (list, tuple)) else [results]
+                sink.on_backward_end([_pair_or_none(g) for g in flat])
+
+        return differentiate
+
+    return lookup
+
+
+def _pair_or_none(value: Any) -> tuple[int, Any] | None:
+    return (value._id, value) if isinstance(value, EagerTensor) else None
 
 
 def _read_variables(args: tuple) -> tuple:
@@ -249,6 +323,7 @@ def _read_variables(args: tuple) -> tuple:
 def _tape_patches(sink: HookSink, mine: Callable[[], bool]) -> list[tuple[Any, str, Any]]:
     tape_class = backprop.GradientTape
     push, pop = tape_class.__dict__["_push_tape"], tape_class.__dict__["_pop_tape"]
+    watch = tape_class.__dict__["watch"]
     depth = [0]  # jacobian may call gradient: only the outermost call is reported
 
     def push_tape(tape):
@@ -260,6 +335,12 @@ def _tape_patches(sink: HookSink, mine: Callable[[], bool]) -> list[tuple[Any, s
         pop(tape)
         if mine():
             sink.on_tape_pop(tape)
+
+    @functools.wraps(watch)
+    def watch_tensors(tape, tensor):
+        watch(tape, tensor)
+        if mine():
+            sink.on_watch(tape, tensor)
 
     def differentiation(method: str):
         original = tape_class.__dict__[method]
@@ -281,8 +362,9 @@ def _tape_patches(sink: HookSink, mine: Callable[[], bool]) -> list[tuple[Any, s
 
         return wrapper
 
-    patches = [(tape_class, "_push_tape", push_tape), (tape_class, "_pop_tape", pop_tape)]
-    patches += [(tape_class, m, differentiation(m)) for m in _TAPE_METHODS[2:]]
+    patches = [(tape_class, "_push_tape", push_tape), (tape_class, "_pop_tape", pop_tape),
+               (tape_class, "watch", watch_tensors)]
+    patches += [(tape_class, m, differentiation(m)) for m in _TAPE_METHODS[3:]]
     return patches
 
 

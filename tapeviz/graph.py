@@ -18,6 +18,7 @@ import graphviz
 
 from tapeviz.recording import (
     ASSIGN_OPS,
+    BackwardStep,
     GradientCall,
     Op,
     Recording,
@@ -43,6 +44,8 @@ OP_STYLE = {
 TAPE_CLUSTER = {"style": "rounded,dashed", "color": "#1f77b4", "fontcolor": "#1f77b4"}
 GRADIENT_CLUSTER = {"style": "rounded,filled", "color": "#d62728", "fillcolor": "#fff7f7",
                     "fontcolor": "#d62728"}
+STEP_CLUSTER = {"style": "rounded,dotted", "color": "#c0392b", "fontcolor": "#922b21",
+                "fontsize": "10"}
 
 
 def escape(text: str) -> str:
@@ -74,11 +77,20 @@ def build(rec: Recording, *, backward: bool = True, values: bool = True,
             tensor_region[node.key] = None if node.is_variable else op.region
             edges.append((op_id, ids.of(node.key)))
 
+    marked_nodes = {key: f.kind for f in rec.diagnostics for key in f.nodes}
+    marked_ops = {index: f.kind for f in rec.diagnostics for index in f.ops}
+    for key in marked_nodes:  # e.g. a source the computation never used
+        if key in rec.tensors:
+            tensor_region.setdefault(key, None)
+
     graph = graphviz.Digraph(name="tapeviz", graph_attr=GRAPH_ATTR, node_attr=NODE_ATTR)
-    nodes = {op_id: _op_attrs(op) for op, op_id in ((op, ids.of(f"op{op.index}")) for op in ops)}
+    nodes = {}
+    for op in ops:
+        nodes[ids.of(f"op{op.index}")] = _marked(_op_attrs(op), marked_ops.get(op.index))
     for key, region in tensor_region.items():
         placed.setdefault(region, []).append(ids.of(key))
-        nodes[ids.of(key)] = _tensor_attrs(rec.tensors[key], values)
+        nodes[ids.of(key)] = _marked(_tensor_attrs(rec.tensors[key], values),
+                                     marked_nodes.get(key))
     _add_region(graph, rec, None, placed, nodes, _children(rec))
     for tail, head in edges:
         graph.edge(tail, head)
@@ -103,7 +115,8 @@ def _add_region(graph: graphviz.Digraph, rec: Recording, region: int | None,
 
 def _children(rec: Recording) -> dict[int | None, list[int]]:
     children: dict[int | None, list[int]] = {}
-    for region in sorted([*rec.tapes, *rec.gradient_calls], key=lambda r: r.id):
+    for region in sorted([*rec.tapes, *rec.gradient_calls, *rec.backward_steps],
+                         key=lambda r: r.id):
         children.setdefault(region.parent, []).append(region.id)
     return children
 
@@ -115,11 +128,13 @@ def _has_content(region: int, placed: dict[int | None, list[str]],
 
 
 def _cluster_attrs(rec: Recording, region_id: int) -> dict[str, str]:
-    region: TapeRecord | GradientCall = rec.region(region_id)
+    region: TapeRecord | GradientCall | BackwardStep = rec.region(region_id)
     title = escape(rec.region_title(region_id))
     if isinstance(region, TapeRecord):
         kind = "persistent GradientTape" if region.persistent else "GradientTape"
         return {**TAPE_CLUSTER, "label": f"<{kind} <b>{title}</b>>"}
+    if isinstance(region, BackwardStep):
+        return {**STEP_CLUSTER, "label": f"<{title}>"}
     return {**GRADIENT_CLUSTER, "label": f"<backward: <b>{title}</b>>"}
 
 
@@ -145,6 +160,19 @@ def _tensor_attrs(node: TensorNode, values: bool) -> dict[str, str]:
         rows.append(f'<font color="#c0392b">grad {escape(format_value(node.grad))}</font>')
     attrs["label"] = _table(rows)
     return attrs
+
+
+def _marked(attrs: dict[str, str], kind: str | None) -> dict[str, str]:
+    """Where a diagnosis says the gradient path breaks: a thick red outline and the kind."""
+    if kind is None:
+        return attrs
+    label = attrs["label"]
+    warning = f'<font color="#c0392b"><b>&#9888; {escape(kind)}</b></font>'
+    if label.startswith("<<table"):
+        label = label.replace("</table>>", f"<tr><td>{warning}</td></tr></table>>")
+    else:
+        label = f"<{label[1:-1]}<br/>{warning}>"
+    return {**attrs, "label": label, "color": "#c0392b", "penwidth": "3"}
 
 
 def _variable_title(node: TensorNode) -> str:

@@ -18,6 +18,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import Image, display
 
+from tapeviz.recording import check_text
 from tapeviz.render import FORMATS, RenderError
 
 
@@ -37,6 +38,15 @@ class TapeMagics(Magics):
                    "(.svg, .png, .dot/.gv, .txt), else from --format.")
     @argument("--quiet", action="store_true",
               help="Record only: show nothing (the Recording is still bound to _tape).")
+    @argument("--target", metavar="EXPR",
+              help="Show d EXPR / d node on every tensor (EXPR is evaluated after the cell, "
+                   "e.g. loss). Default: the target of the cell's last tape.gradient call.")
+    @argument("--sources", metavar="NAMES",
+              help="Comma-separated names the gradient is taken with respect to (for the "
+                   "diagnostics and --check). Default: the sources of that call.")
+    @argument("--check", action="store_true",
+              help="Compare the tape's gradients of the sources with central finite "
+                   "differences (small float sources) and report the largest difference.")
     @cell_magic
     def tape(self, line: str, cell: str) -> Any:
         """Run the cell unchanged and draw every TensorFlow op it executed.
@@ -62,7 +72,10 @@ class TapeMagics(Magics):
         from tapeviz.recorder import record
 
         shell = self.shell
-        with record(shell.user_ns) as recording:
+        sources = [n.strip() for n in args.sources.split(",") if n.strip()] if args.sources \
+            else None
+        with record(shell.user_ns, target=args.target, sources=sources,
+                    check=args.check) as recording:
             cell_run = _run_cell(shell, cell)
         shell.user_ns["_tape"] = recording
         if args.name:
@@ -141,6 +154,15 @@ def _show(recording: Any, fmt: str, options: dict[str, bool]) -> None:
     if not recording.ops:
         print("%%tape: this cell ran no TensorFlow op, so there is nothing to draw.")
         return
+    _show_graph(recording, fmt, options)
+    if fmt != "text":  # the text summary already lists them
+        for finding in recording.diagnostics:
+            print(f"\N{WARNING SIGN} {finding.kind}: {finding.message}")
+        for name, result in recording.checks.items():
+            print(f"gradient check {name}: {check_text(result)}")
+
+
+def _show_graph(recording: Any, fmt: str, options: dict[str, bool]) -> None:
     drawing = recording.draw(**options)
     if fmt == "svg":
         display(drawing)

@@ -8,15 +8,17 @@ small values and summaries of big ones (never big copies), tracks which tapes an
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import FrameType, TracebackType
 from typing import Any
 
 import numpy as np
+import tensorflow as tf
 
-from tapeviz import _tfhooks
+from tapeviz import _tfhooks, gradients
 from tapeviz.recording import (
     ASSIGN_OPS,
+    BackwardStep,
     GradientCall,
     Op,
     Recording,
@@ -34,9 +36,14 @@ SUMMARIZED = 10_000_000  # bigger tensors than this keep only shape and dtype
 class Recorder:
     """Receives :mod:`tapeviz._tfhooks` events and builds a Recording."""
 
-    def __init__(self, max_ops: int = MAX_OPS) -> None:
+    def __init__(self, max_ops: int = MAX_OPS, keep_tensors: bool = False) -> None:
         self.recording = Recording()
         self.max_ops = max_ops
+        # --target/--check replay and differentiate recorded tensors: then keep them (and the
+        # ops' attributes) until the end of the recording
+        self.keep_tensors = keep_tensors
+        self.live: dict[str, Any] = {}            # node key -> tensor or variable
+        self.attrs: dict[int, tuple] = {}         # op index -> op attributes
         self._variables: dict[int, Any] = {}      # handle id -> variable object
         self._versions: dict[int, TensorNode] = {}  # handle id -> newest version node
         self._tapes: dict[int, tuple[Any, TapeRecord]] = {}  # id(tape) -> (tape, record)
@@ -44,11 +51,14 @@ class Recorder:
         self._regions: list[int] = []             # innermost last
         self._calls: list[tuple[Any, GradientCall]] = []
         self._layers: list[str] = []
+        self._steps: list[BackwardStep | None] = []
+        self._by_type: dict[str, list[Op]] = {}   # ops recorded by a tape, by type
+        self._differentiated: set[tuple[int, int]] = set()  # (gradient call id, op index)
         self._next_region = 1
 
     # -- hook events -------------------------------------------------------------------------
     def on_op(self, op_type: str, inputs: list[tuple[int, Any]],
-              outputs: list[tuple[int, Any]]) -> None:
+              outputs: list[tuple[int, Any]], attrs: tuple = ()) -> None:
         rec = self.recording
         if len(rec.ops) >= self.max_ops:
             if not rec.truncated:
@@ -62,13 +72,19 @@ class Recorder:
                 tapes=tuple(self._active_tapes),
                 region=self._regions[-1] if self._regions else None,
                 gradient_call=call.id if call else None,
-                layers=tuple(self._layers), function=_tfhooks.function_name(op_type))
+                layers=tuple(self._layers), function=_tfhooks.function_name(op_type),
+                differentiates=self._steps[-1].forward.index if self._steps and self._steps[-1]
+                else None)
         op.inputs = [self._input(tid, t) for tid, t in inputs]
         if op_type in ASSIGN_OPS and op.inputs and op.inputs[0].is_variable:
             op.outputs = [self._assigned(op)]
         else:
             op.outputs = [self._output(tid, t, op) for tid, t in outputs]
         rec.ops.append(op)
+        if op.tapes:
+            self._by_type.setdefault(op_type, []).append(op)
+        if self.keep_tensors:
+            self.attrs[op.index] = attrs
 
     def on_variable(self, handle_id: int, variable: Any, value: Any) -> None:
         self._variables[handle_id] = variable
@@ -110,6 +126,56 @@ class Recorder:
         _remove_last(self._regions, call.id)
         call.results = self._known(result)
 
+    def on_watch(self, tape: Any, tensors: Any) -> None:
+        entry = self._tapes.get(id(tape))
+        if entry is not None:
+            for item in _flatten(tensors):
+                tid = _tfhooks.tensor_id(item)
+                entry[1].watched.add(tid if tid is not None else _tfhooks.variable_handle_id(item))
+
+    def on_backward_start(self, op_type: str, inputs: list[tuple[int, Any]],
+                          outputs: list[tuple[int, Any]],
+                          upstream: list[tuple[int, Any] | None]) -> None:
+        call = self._calls[-1][1] if self._calls else None
+        forward = self._forward_op(op_type, inputs, outputs, call)
+        if forward is None or call is None:  # differentiating ops from before recording
+            self._steps.append(None)
+            return
+        self._differentiated.add((call.id, forward.index))
+        step = BackwardStep(id=self._new_region(), forward=forward, gradient_call=call.id,
+                            upstream=[self._input(*g) if g else None for g in upstream],
+                            downstream=[], parent=self._regions[-1] if self._regions else None)
+        self.recording.backward_steps.append(step)
+        self._steps.append(step)
+        self._regions.append(step.id)
+
+    def _forward_op(self, op_type: str, inputs: list[tuple[int, Any]],
+                    outputs: list[tuple[int, Any]], call: GradientCall | None) -> Op | None:
+        """The recorded op a backward step differentiates.
+
+        Its outputs identify it; when TensorFlow passes none (gradients that do not need
+        them), take the newest op of that type and inputs not yet differentiated by this call:
+        the tape differentiates in reverse order of execution.
+        """
+        tensors = self.recording.tensors
+        for tid, _ in outputs:
+            node = tensors.get(f"t{tid}")
+            if node is not None and node.producer is not None:
+                return node.producer
+        input_ids = [tid for tid, _ in inputs]
+        for op in reversed(self._by_type.get(op_type, ())):
+            if call is not None and (call.id, op.index) in self._differentiated:
+                continue
+            if not input_ids or [n.id for n in op.inputs] == input_ids:
+                return op
+        return None
+
+    def on_backward_end(self, downstream: list[tuple[int, Any] | None]) -> None:
+        step = self._steps.pop()
+        if step is not None:
+            _remove_last(self._regions, step.id)
+            step.downstream = [self._input(*g) if g else None for g in downstream]
+
     def on_layer_start(self, layer: Any) -> None:
         self._layers.append(str(getattr(layer, "name", type(layer).__name__)))
 
@@ -124,7 +190,7 @@ class Recorder:
             if dtype == "resource":  # a variable's handle, first seen here
                 return self._new_version(tensor_id, value=None)
             # produced by no recorded op: a Python literal, tf.constant, a gradient seed
-            node = self._node(tensor_id, "constant", dtype, shape, array)
+            node = self._node(tensor_id, "constant", dtype, shape, array, tensor)
         return node
 
     def _output(self, tensor_id: int, tensor: Any, op: Op) -> TensorNode:
@@ -132,17 +198,19 @@ class Recorder:
         if dtype == "resource":  # VarHandleOp: a new variable's first version
             node = self._new_version(tensor_id, value=None)
         else:
-            node = self._node(tensor_id, "op_output", dtype, shape, array)
+            node = self._node(tensor_id, "op_output", dtype, shape, array, tensor)
         node.producer = op
         if op.type == "ReadVariableOp" and op.inputs and op.inputs[0].value is None:
             op.inputs[0].value = node.value  # a variable shows the value it was read with
         return node
 
     def _node(self, tensor_id: int, kind: Any, dtype: str, shape: tuple[int, ...],
-              array: np.ndarray | None) -> TensorNode:
+              array: np.ndarray | None, tensor: Any) -> TensorNode:
         node = TensorNode(id=tensor_id, kind=kind, shape=shape, dtype=dtype,
                           value=summarize(array))
-        self.recording.tensors[f"t{tensor_id}"] = node
+        self.recording.tensors[node.key] = node
+        if self.keep_tensors:
+            self.live[node.key] = tensor
         return node
 
     def _new_version(self, handle_id: int, value: Any) -> TensorNode:
@@ -174,16 +242,15 @@ class Recorder:
         return node
 
     def _known(self, structure: Any) -> list[TensorNode | None]:
-        """Recorded nodes for a (nested) structure of tensors/variables, None where unknown."""
+        """Nodes for a (nested) structure of tensors/variables; None for anything else."""
         found = []
         for item in _flatten(structure):
-            handle = _tfhooks.variable_handle_id(item)
+            handle = _tfhooks.variable_handle_id(item)  # reading .handle reports the variable
+            tid = _tfhooks.tensor_id(item)
             if handle is not None:
-                self._variables.setdefault(handle, item)
                 found.append(self._versions.get(handle))
             else:
-                tid = _tfhooks.tensor_id(item)
-                found.append(self.recording.tensors.get(f"t{tid}") if tid is not None else None)
+                found.append(self._input(tid, item) if tid is not None else None)
         return found
 
     # -- helpers -----------------------------------------------------------------------------
@@ -233,9 +300,14 @@ class record:  # noqa: N801 - used like a function: `with tapeviz.record() as re
     """
 
     def __init__(self, namespace: Mapping[str, Any] | None = None, *,
-                 max_ops: int = MAX_OPS) -> None:
+                 target: str | None = None, sources: Sequence[str] | str | None = None,
+                 check: bool = False, max_ops: int = MAX_OPS) -> None:
         self._namespace = namespace
-        self._recorder = Recorder(max_ops=max_ops)
+        self._target = target
+        self._sources = [sources] if isinstance(sources, str) else list(sources or [])
+        self._check = check
+        self._recorder = Recorder(max_ops=max_ops, keep_tensors=bool(target or check))
+        self._own_tape: Any = None
         self._frame: FrameType | None = None
         self._hooks: Any = None
         self._errors: list[Exception] = []
@@ -243,6 +315,9 @@ class record:  # noqa: N801 - used like a function: `with tapeviz.record() as re
     def __enter__(self) -> Recording:
         if self._namespace is None:
             self._frame = sys._getframe(1)
+        if self._target is not None:  # entered before the hooks: invisible to the recording
+            self._own_tape = tf.GradientTape(persistent=True)
+            self._own_tape.__enter__()
         self._hooks = _tfhooks.installed(self._recorder)
         self._errors = self._hooks.__enter__()
         return self._recorder.recording
@@ -250,11 +325,21 @@ class record:  # noqa: N801 - used like a function: `with tapeviz.record() as re
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self._hooks.__exit__(None, None, None)
+        if self._own_tape is not None:
+            self._own_tape.__exit__(None, None, None)
         namespace = self._namespace
         if namespace is None and self._frame is not None:
             namespace = {**self._frame.f_globals, **self._frame.f_locals}
             self._frame = None
-        self._recorder.finish(namespace or {})
+        recorder = self._recorder
+        recorder.finish(namespace or {})
+        gradients.analyze(recorder.recording, namespace or {}, target=self._target,
+                          sources=self._sources, check_sources=self._check,
+                          live=recorder.live, attrs=recorder.attrs, own_tape=self._own_tape,
+                          summarize=summarize)
+        recorder.live.clear()  # what --target/--check kept alive is not needed any more
+        recorder.attrs.clear()
+        self._own_tape = None
         if self._errors:
             self._recorder.recording.notes.append(
                 f"tapeviz missed part of this cell ({len(self._errors)} internal errors, first: "
@@ -291,7 +376,7 @@ def summarize(array: np.ndarray | None) -> np.ndarray | Summary | None:
     if array is None:
         return None
     if array.size <= SMALL:
-        return array.copy()
+        return np.array(array)  # a copy, and a 0-d array rather than a NumPy scalar
     if array.size > SUMMARIZED or array.dtype.kind not in "fiub":
         return None
     flat = array.reshape(-1)

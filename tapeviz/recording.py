@@ -101,6 +101,7 @@ class Op:
     gradient_call: int | None       # the gradient call that ran it (backward ops only)
     layers: tuple[str, ...] = ()    # Keras layer names, outermost first
     function: str | None = None     # set when the op is a call of this tf.function
+    differentiates: int | None = None  # backward ops: index of the forward op they differentiate
 
     @property
     def label(self) -> str:
@@ -115,6 +116,7 @@ class TapeRecord:
     name: str | None
     persistent: bool
     parent: int | None
+    watched: set[int] = field(default_factory=set)  # ids of tensors passed to tape.watch
 
     @property
     def title(self) -> str:
@@ -126,12 +128,44 @@ class GradientCall:
     """One ``tape.gradient`` (or ``jacobian``/``batch_jacobian``) call."""
 
     id: int
-    tape: int
+    tape: int | None  # None: tapeviz's own tape (an explicit --target)
     method: str
     targets: list[TensorNode | None]
     sources: list[TensorNode | None]
     results: list[TensorNode | None]
     parent: int | None
+
+
+@dataclass(eq=False)
+class BackwardStep:
+    """One link of the chain rule: a gradient call differentiating one forward op.
+
+    ``upstream[i]`` is d target / d ``forward.outputs[i]`` (flowing in), ``downstream[j]`` is
+    this op's share of d target / d ``forward.inputs[j]`` (flowing out); None where TensorFlow
+    computed nothing.
+    """
+
+    id: int
+    forward: Op
+    gradient_call: int
+    upstream: list[TensorNode | None]
+    downstream: list[TensorNode | None]
+    parent: int | None
+
+    @property
+    def title(self) -> str:
+        named = [out.title for out in self.forward.outputs if out.title]
+        return f"gradient of {self.forward.label}" + (f" ({named[0]})" if named else "")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A diagnosis, e.g. why a gradient is None: what happened, how to fix it, where."""
+
+    kind: str
+    message: str
+    nodes: tuple[str, ...] = ()  # keys of the tensor nodes to mark on the graph
+    ops: tuple[int, ...] = ()    # indices of the ops to mark
 
 
 @dataclass(eq=False)
@@ -142,6 +176,10 @@ class Recording:
     tensors: dict[str, TensorNode] = field(default_factory=dict)
     tapes: list[TapeRecord] = field(default_factory=list)
     gradient_calls: list[GradientCall] = field(default_factory=list)
+    backward_steps: list[BackwardStep] = field(default_factory=list)
+    diagnostics: list[Finding] = field(default_factory=list)
+    checks: dict[str, float | str] = field(default_factory=dict)  # --check: source -> max diff
+    target: TensorNode | None = None  # what .grad is the gradient of
     notes: list[str] = field(default_factory=list)
     truncated: bool = False
 
@@ -154,8 +192,8 @@ class Recording:
             raise KeyError(f"No recorded tensor is named {name!r}. Named tensors: {known}")
         return found[-1]
 
-    def region(self, region_id: int) -> TapeRecord | GradientCall:
-        for region in (*self.tapes, *self.gradient_calls):
+    def region(self, region_id: int) -> TapeRecord | GradientCall | BackwardStep:
+        for region in (*self.tapes, *self.gradient_calls, *self.backward_steps):
             if region.id == region_id:
                 return region
         raise KeyError(region_id)
@@ -163,7 +201,7 @@ class Recording:
     def region_title(self, region_id: int) -> str:
         """``"tape"`` for a tape, ``"tape.gradient(result, input_var)"`` for a gradient call."""
         region = self.region(region_id)
-        if isinstance(region, TapeRecord):
+        if isinstance(region, (TapeRecord, BackwardStep)):
             return region.title
         tape = self.region(region.tape).title
         args = ", ".join(_names(part) for part in (region.targets, region.sources))
@@ -207,7 +245,15 @@ class Recording:
             n = sum(op.gradient_call == call.id for op in self.ops)
             lines.append(f"{self.region_title(call.id)}: {n} backward ops")
         newest = {node.name: node for node in self.tensors.values() if node.name}
-        lines += [f"{name} = {describe(node)}" for name, node in newest.items()]
+        grads = {node.name: node.grad for node in self.tensors.values()
+                 if node.name and node.grad is not None}
+        lines += [f"{name} = {describe(node)}"
+                  + (f", grad {format_value(grads[name])}" if name in grads else "")
+                  for name, node in newest.items()]
+        if self.target is not None:
+            lines.append(f"gradients are d {self.target.title or 'target'} / d node")
+        lines += [f"check {name}: {check_text(diff)}" for name, diff in self.checks.items()]
+        lines += [f"{finding.kind}: {finding.message}" for finding in self.diagnostics]
         lines.extend(self.notes)
         head = f"tapeviz recording: {len(self.ops)} ops"
         return "\n".join([head, *("  " + line for line in lines)])
@@ -230,6 +276,13 @@ def format_value(value: np.ndarray | Summary | None) -> str:
         return str(value)
     with np.printoptions(precision=4, suppress=True, threshold=20, edgeitems=2):
         return np.array2string(value, separator=" ") if value.ndim else str(value[()])
+
+
+def check_text(diff: float | str) -> str:
+    """``"max |tape - finite differences| = 3e-05"``, or why a source was not checked."""
+    if isinstance(diff, str):
+        return diff
+    return f"max |tape - finite differences| = {diff:.2g}"
 
 
 def _names(nodes: list[TensorNode | None]) -> str:

@@ -49,7 +49,11 @@ def test_example_1_draws_input_var_read_square_result_and_gradient(capsys):
     (read_out,) = [h for t, h in arrows if t == read]
     assert (initial, read) in arrows and (read_out, square) in arrows
     assert (square, result) in arrows
-    assert text[result].endswith("9.0") and text[gradient].endswith("6.0")
+    # values and d result / d node: the chain rule readable on the page
+    assert text[result] == "result float32 () 9.0 grad 1.0"
+    assert text[gradient] == "gradient float32 () 6.0"
+    assert text[initial] == "input_var (initial value) float32 () 3.0 grad 6.0"
+    assert "gradient of Square (result)" in " ".join(plain(dot).split())
     assert "backward: tape.gradient(result, input_var)" in " ".join(plain(dot).split())
     assert "tf.Tensor(6.0, shape=(), dtype=float32)" in capsys.readouterr().out
 
@@ -68,6 +72,17 @@ def test_example_2_draws_nested_tape_clusters():
         depth += line.count("{") - line.count("}")
     assert depth == 3  # digraph { cluster outer { cluster inner-gradient {
     assert "acceleration" in text and "9.8" in text
+
+
+def test_every_recorded_op_and_tensor_is_drawn():
+    rec = record_source(EXAMPLE_2)
+    dot = rec.to_dot()
+    drawn = labels(dot)
+    assert sum(1 for words in drawn.values() if words[0] in {"Mul", "Pow", "Sub",
+               "ReadVariableOp", "AssignVariableOp", "VarHandleOp"} and len(words) == 1) \
+        == len(rec.ops)
+    keys = {node.key for op in rec.ops for node in (*op.inputs, *op.outputs)}
+    assert len(drawn) == len(rec.ops) + len(keys)
 
 
 def test_no_backward_and_no_values_options():
