@@ -13,7 +13,8 @@ Everything version-specific about *how* tapeviz sees eager execution lives here:
 - ``Registry.lookup`` is wrapped (for the gradient registry only) to see each backward step:
   which forward op is being differentiated, with the gradients flowing in and out (the chain
   rule, link by link);
-- ``keras.Layer.__call__`` (when Keras is already imported) is wrapped to know the layer of an op.
+- ``keras.Layer.__call__``, ``keras.losses.Loss.__call__`` and the optimizers' ``apply`` (when
+  Keras is already imported) are wrapped to know the layer, loss or update an op belongs to.
 
 :func:`installed` installs all of it for one thread and always restores every attribute, on
 exceptions and ``KeyboardInterrupt`` too. Events go to a *sink* (see :class:`HookSink`), which
@@ -122,9 +123,8 @@ def hook_state() -> dict[str, Any]:
     for name in _TAPE_METHODS:
         state[f"GradientTape.{name}"] = backprop.GradientTape.__dict__[name]
     state["Registry.lookup"] = registry.Registry.__dict__["lookup"]
-    keras = sys.modules.get("keras")
-    if keras is not None:
-        state["keras.Layer.__call__"] = keras.Layer.__dict__["__call__"]
+    for owner, method in _keras_scopes():
+        state[f"{owner.__name__}.{method}"] = owner.__dict__[method]
     return state
 
 
@@ -240,9 +240,7 @@ def installed(sink: HookSink) -> Iterator[list[Exception]]:
         (registry.Registry, "lookup", _observed_lookup(sink, mine)),
         *_tape_patches(sink, mine),
     ]
-    keras = sys.modules.get("keras")
-    if keras is not None:
-        patches.append(_layer_patch(keras.Layer, sink, mine))
+    patches += [_scope_patch(owner, method, sink, mine) for owner, method in _keras_scopes()]
 
     with _patched(patches):
         op_callbacks.add_op_callback(on_op)
@@ -368,17 +366,31 @@ def _tape_patches(sink: HookSink, mine: Callable[[], bool]) -> list[tuple[Any, s
     return patches
 
 
-def _layer_patch(layer_class: type, sink: HookSink, mine: Callable[[], bool]):
-    original = layer_class.__dict__["__call__"]
+def _keras_scopes() -> list[tuple[type, str]]:
+    """Keras calls whose ops form one box: layers, losses, optimizer updates (if Keras is loaded).
+
+    Each entry is the class that defines the method, so the patch sits where it is looked up.
+    """
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return []
+    wanted = [(keras.Layer, "__call__"), (keras.losses.Loss, "__call__"),
+              (keras.optimizers.Optimizer, "apply")]
+    return [(next(k for k in cls.__mro__ if method in k.__dict__), method)
+            for cls, method in wanted]
+
+
+def _scope_patch(owner: type, method: str, sink: HookSink, mine: Callable[[], bool]):
+    original = owner.__dict__[method]
 
     @functools.wraps(original)
-    def call(layer, *args, **kwargs):
+    def call(obj, *args, **kwargs):
         if not mine():
-            return original(layer, *args, **kwargs)
-        sink.on_layer_start(layer)
+            return original(obj, *args, **kwargs)
+        sink.on_layer_start(obj)
         try:
-            return original(layer, *args, **kwargs)
+            return original(obj, *args, **kwargs)
         finally:
-            sink.on_layer_end(layer)
+            sink.on_layer_end(obj)
 
-    return (layer_class, "__call__", call)
+    return (owner, method, call)

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import graphviz
 
+from tapeviz import collapse
 from tapeviz.recording import (
     ASSIGN_OPS,
     BackwardStep,
@@ -26,8 +27,6 @@ from tapeviz.recording import (
     TensorNode,
     format_value,
 )
-
-MAX_DRAWN_OPS = 400  # beyond this a picture stops being readable (and layout gets slow)
 
 GRAPH_ATTR = {"newrank": "true", "rankdir": "TB", "fontname": "Helvetica", "fontsize": "11",
               "nodesep": "0.25", "ranksep": "0.3"}
@@ -44,6 +43,10 @@ OP_STYLE = {
 TAPE_CLUSTER = {"style": "rounded,dashed", "color": "#1f77b4", "fontcolor": "#1f77b4"}
 GRADIENT_CLUSTER = {"style": "rounded,filled", "color": "#d62728", "fillcolor": "#fff7f7",
                     "fontcolor": "#d62728"}
+GROUP_STYLE = {
+    "forward": {"shape": "box", "style": "rounded,filled,bold", "fillcolor": "#ffe599"},
+    "backward": {"shape": "box", "style": "rounded,filled,bold", "fillcolor": "#f4cccc"},
+}
 STEP_CLUSTER = {"style": "rounded,dotted", "color": "#c0392b", "fontcolor": "#922b21",
                 "fontsize": "10"}
 
@@ -54,49 +57,41 @@ def escape(text: str) -> str:
 
 
 def build(rec: Recording, *, backward: bool = True, values: bool = True,
-          max_ops: int = MAX_DRAWN_OPS) -> graphviz.Digraph:
-    """Draw ``rec``. ``backward=False`` hides backward ops, ``values=False`` hides numbers."""
-    ops = [op for op in rec.ops if backward or op.phase == "forward"]
-    notes = list(rec.notes)
-    if len(ops) > max_ops:
-        notes.append(f"Showing the first {max_ops:,} of {len(ops):,} ops.")
-        ops = ops[:max_ops]
+          all_ops: bool = False, depth: int | None = None, expand: Iterable[str] = (),
+          budget: int = collapse.BUDGET, max_ops: int = collapse.MAX_OPS) -> graphviz.Digraph:
+    """Draw ``rec``: ``backward=False`` hides the backward pass, ``values=False`` the numbers.
 
-    ids = _Ids()
-    placed: dict[int | None, list[str]] = {}  # region id -> node statements
-    tensor_region: dict[str, int | None] = {}
-    edges: list[tuple[str, str]] = []
-    for op in ops:
-        for node in op.inputs:
-            if node.key not in tensor_region:  # a leaf: sits with its first consumer
-                tensor_region[node.key] = None if node.is_variable else op.region
-        op_id = ids.of(f"op{op.index}")
-        placed.setdefault(op.region, []).append(op_id)
-        edges += [(ids.of(node.key), op_id) for node in op.inputs]
-        for node in op.outputs:
-            tensor_region[node.key] = None if node.is_variable else op.region
-            edges.append((op_id, ids.of(node.key)))
-
+    By default Keras layers (and the user's own functions) are collapsed into boxes and
+    bookkeeping ops are hidden; see :func:`tapeviz.collapse.view` for ``all_ops``, ``depth``,
+    ``expand``, ``budget`` and ``max_ops``.
+    """
+    shown = collapse.view(rec, backward=backward, all_ops=all_ops, depth=depth, expand=expand,
+                          budget=budget, max_ops=max_ops)
     marked_nodes = {key: f.kind for f in rec.diagnostics for key in f.nodes}
     marked_ops = {index: f.kind for f in rec.diagnostics for index in f.ops}
-    for key in marked_nodes:  # e.g. a source the computation never used
-        if key in rec.tensors:
-            tensor_region.setdefault(key, None)
-
-    graph = graphviz.Digraph(name="tapeviz", graph_attr=GRAPH_ATTR, node_attr=NODE_ATTR)
-    nodes = {}
-    for op in ops:
-        nodes[ids.of(f"op{op.index}")] = _marked(_op_attrs(op), marked_ops.get(op.index))
-    for key, region in tensor_region.items():
+    ids = _Ids()
+    placed: dict[int | None, list[str]] = {}  # region id -> node ids drawn in it
+    nodes: dict[str, dict[str, str]] = {}
+    for box in shown.boxes:
+        node_id = ids.of(collapse.box_key(box))
+        placed.setdefault(box.region, []).append(node_id)
+        if isinstance(box, collapse.Group):
+            kinds = [marked_ops[op.index] for op in box.ops if op.index in marked_ops]
+            nodes[node_id] = _marked(_group_attrs(box), kinds[0] if kinds else None)
+        else:
+            nodes[node_id] = _marked(_op_attrs(box), marked_ops.get(box.index))
+    for key, region in shown.tensors.items():
         placed.setdefault(region, []).append(ids.of(key))
         nodes[ids.of(key)] = _marked(_tensor_attrs(rec.tensors[key], values),
                                      marked_nodes.get(key))
+
+    graph = graphviz.Digraph(name="tapeviz", graph_attr=GRAPH_ATTR, node_attr=NODE_ATTR)
     _add_region(graph, rec, None, placed, nodes, _children(rec))
-    for tail, head in edges:
-        graph.edge(tail, head)
-    if notes:
-        graph.attr(label="<" + "<br/>".join(escape(n) for n in notes) + ">", labelloc="b",
-                   fontcolor="#7f6000")
+    for tail, head in shown.edges:
+        graph.edge(ids.of(tail), ids.of(head))
+    if shown.notes:
+        graph.attr(label="<" + "<br/>".join(escape(n) for n in shown.notes) + ">",
+                   labelloc="b", fontcolor="#7f6000")
     return graph
 
 
@@ -138,6 +133,35 @@ def _cluster_attrs(rec: Recording, region_id: int) -> dict[str, str]:
     return {**GRADIENT_CLUSTER, "label": f"<backward: <b>{title}</b>>"}
 
 
+def _group_attrs(group: collapse.Group) -> dict[str, str]:
+    attrs = dict(GROUP_STYLE[group.phase])
+    rows = [f"<b>{escape(group.title)}</b>"]
+    ins = ", ".join(_shape_text(n) for n in group.inputs[:3])
+    outs = ", ".join(_shape_text(n) for n in group.outputs[:3])
+    if ins or outs:
+        flow = f"in {ins or '-'} -> out {outs or '-'}"
+        rows.append(f'<font point-size="8">{escape(flow)}</font>')
+    if group.variables:
+        names = ", ".join(f"{_short(v)} {_shape_text(v)}" for v in _unique(group.variables))
+        rows.append(f'<font point-size="8">{escape(names)}</font>')
+    rows.append(f'<font point-size="8">{len(group.ops)} ops</font>')
+    attrs["label"] = _table(rows)
+    return attrs
+
+
+def _shape_text(node: TensorNode) -> str:
+    return "?" if node.shape is None else "(" + ", ".join(map(str, node.shape)) + ")"
+
+
+def _short(node: TensorNode) -> str:
+    name = node.title or "variable"
+    return name.rsplit("/", 1)[-1]
+
+
+def _unique(nodes: list[TensorNode]) -> list[TensorNode]:
+    return list({n.id: n for n in nodes}.values())
+
+
 def _op_attrs(op: Op) -> dict[str, str]:
     attrs = dict(OP_STYLE[op.phase])
     attrs["label"] = f"<<b>{escape(op.label)}</b>>"
@@ -152,8 +176,7 @@ def _tensor_attrs(node: TensorNode, values: bool) -> dict[str, str]:
     title = _variable_title(node) if node.is_variable else node.title
     if title:
         rows.append(f"<b>{escape(title)}</b>")
-    shape = "?" if node.shape is None else "(" + ", ".join(map(str, node.shape)) + ")"
-    rows.append(f'<font point-size="8">{escape(node.dtype)} {escape(shape)}</font>')
+    rows.append(f'<font point-size="8">{escape(node.dtype)} {escape(_shape_text(node))}</font>')
     if values and node.value is not None:
         rows.append(escape(format_value(node.value)))
     if values and node.grad is not None:

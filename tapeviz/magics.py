@@ -38,6 +38,14 @@ class TapeMagics(Magics):
                    "(.svg, .png, .dot/.gv, .txt), else from --format.")
     @argument("--quiet", action="store_true",
               help="Record only: show nothing (the Recording is still bound to _tape).")
+    @argument("--all-ops", action="store_true",
+              help="Draw every op: no collapsing of layers, no hiding of bookkeeping ops.")
+    @argument("--depth", type=int, metavar="N",
+              help="Collapse nested layers/functions below N levels (1: outermost only).")
+    @argument("--expand", action="append", default=[], metavar="NAME",
+              help="Open the layer or function called NAME (repeatable).")
+    @argument("--budget", type=int, default=150, metavar="N",
+              help="Collapse further when more than N nodes would be drawn (default 150).")
     @argument("--target", metavar="EXPR",
               help="Show d EXPR / d node on every tensor (EXPR is evaluated after the cell, "
                    "e.g. loss). Default: the target of the cell's last tape.gradient call.")
@@ -54,7 +62,14 @@ class TapeMagics(Magics):
         The graph shows ops (yellow: forward, red: backward, that is the ops `tape.gradient`
         ran), tensors with their Python names, shapes and values, variables (blue), constants
         (grey), and each GradientTape and gradient call as a box around the ops it recorded
-        or ran. Nested tapes nest.
+        or ran. Nested tapes nest. Each tensor shows d target / d tensor ("grad") for the
+        cell's last tape.gradient call (or --target), and the backward ops are grouped under
+        the forward op they differentiate: the chain rule, one step at a time. If a gradient
+        is None, a warning under the picture says why and the graph marks the spot.
+
+        Keras layers (and your own Python functions) are drawn as one box each, and
+        bookkeeping ops (Shape, Reshape of gradients, ...) are hidden; --all-ops, --depth,
+        --expand and --budget change that.
 
         Example:
 
@@ -81,7 +96,9 @@ class TapeMagics(Magics):
         if args.name:
             shell.user_ns[args.name] = recording
 
-        options = {"backward": not args.no_backward, "values": not args.no_values}
+        options = {"backward": not args.no_backward, "values": not args.no_values,
+                   "all_ops": args.all_ops, "depth": args.depth, "expand": args.expand,
+                   "budget": args.budget}
         if args.output:
             _save(recording.draw(**options), args.output, args.format)
         if not args.quiet and cell_run.ran:
@@ -150,7 +167,7 @@ def _run_cell(shell: Any, cell: str) -> _CellRun:
     return run
 
 
-def _show(recording: Any, fmt: str, options: dict[str, bool]) -> None:
+def _show(recording: Any, fmt: str, options: dict[str, Any]) -> None:
     if not recording.ops:
         print("%%tape: this cell ran no TensorFlow op, so there is nothing to draw.")
         return
@@ -162,7 +179,7 @@ def _show(recording: Any, fmt: str, options: dict[str, bool]) -> None:
             print(f"gradient check {name}: {check_text(result)}")
 
 
-def _show_graph(recording: Any, fmt: str, options: dict[str, bool]) -> None:
+def _show_graph(recording: Any, fmt: str, options: dict[str, Any]) -> None:
     drawing = recording.draw(**options)
     if fmt == "svg":
         display(drawing)

@@ -7,7 +7,9 @@ small values and summaries of big ones (never big copies), tracks which tapes an
 
 from __future__ import annotations
 
+import os
 import sys
+import sysconfig
 from collections.abc import Iterable, Mapping, Sequence
 from types import FrameType, TracebackType
 from typing import Any
@@ -22,6 +24,7 @@ from tapeviz.recording import (
     GradientCall,
     Op,
     Recording,
+    Scope,
     Summary,
     TapeRecord,
     TensorNode,
@@ -43,6 +46,7 @@ class Recorder:
         # ops' attributes) until the end of the recording
         self.keep_tensors = keep_tensors
         self.live: dict[str, Any] = {}            # node key -> tensor or variable
+        self.stop_frame: Any = None  # the frame that started recording: not a scope itself
         self.attrs: dict[int, tuple] = {}         # op index -> op attributes
         self._variables: dict[int, Any] = {}      # handle id -> variable object
         self._versions: dict[int, TensorNode] = {}  # handle id -> newest version node
@@ -50,7 +54,9 @@ class Recorder:
         self._active_tapes: list[int] = []        # TapeRecord ids, outermost first
         self._regions: list[int] = []             # innermost last
         self._calls: list[tuple[Any, GradientCall]] = []
-        self._layers: list[str] = []
+        self._layers: list[Scope] = []
+        self._functions: dict[int, tuple[Any, Scope]] = {}  # id(frame) -> (frame, scope)
+        self._user_code: dict[Any, bool] = {}
         self._steps: list[BackwardStep | None] = []
         self._by_type: dict[str, list[Op]] = {}   # ops recorded by a tape, by type
         self._differentiated: set[tuple[int, int]] = set()  # (gradient call id, op index)
@@ -72,7 +78,9 @@ class Recorder:
                 tapes=tuple(self._active_tapes),
                 region=self._regions[-1] if self._regions else None,
                 gradient_call=call.id if call else None,
-                layers=tuple(self._layers), function=_tfhooks.function_name(op_type),
+                layers=tuple(s.name for s in self._layers),
+                scope=self._function_scopes() + tuple(s.id for s in self._layers),
+                function=_tfhooks.function_name(op_type),
                 differentiates=self._steps[-1].forward.index if self._steps and self._steps[-1]
                 else None)
         op.inputs = [self._input(tid, t) for tid, t in inputs]
@@ -177,10 +185,48 @@ class Recorder:
             step.downstream = [self._input(*g) if g else None for g in downstream]
 
     def on_layer_start(self, layer: Any) -> None:
-        self._layers.append(str(getattr(layer, "name", type(layer).__name__)))
+        scope = Scope(id=self._new_region(), kind="layer", cls=type(layer).__name__,
+                      name=str(getattr(layer, "name", type(layer).__name__)))
+        self.recording.scopes[scope.id] = scope
+        self._layers.append(scope)
 
     def on_layer_end(self, layer: Any) -> None:
         self._layers.pop()
+
+    def _function_scopes(self) -> tuple[int, ...]:
+        """Scopes of the user's own Python functions the current op runs in, outermost first.
+
+        Walks the stack up to the user's top-level code (a cell, a script); library frames
+        (TensorFlow, Keras, tapeviz) are skipped. A frame is held only while it is on the
+        stack, so each call of a function is its own scope.
+        """
+        frames = []
+        frame = sys._getframe(1)
+        while frame is not None:
+            code = frame.f_code
+            user = self._user_code.get(code)
+            if user is None:
+                user = self._user_code[code] = _is_user_code(code)
+            if user:
+                if code.co_name == "<module>" or frame is self.stop_frame:
+                    break
+                if not code.co_name.startswith("<"):  # not a lambda or comprehension
+                    frames.append(frame)
+            frame = frame.f_back
+        known = self._functions
+        if not frames:
+            known.clear()
+            return ()
+        current = {id(f): f for f in frames}
+        for key in [key for key, (f, _) in known.items() if current.get(key) is not f]:
+            del known[key]  # that call has returned
+        for f in frames:
+            if id(f) not in known:
+                name = getattr(f.f_code, "co_qualname", f.f_code.co_name)
+                scope = Scope(id=self._new_region(), name=name, kind="function")
+                self.recording.scopes[scope.id] = scope
+                known[id(f)] = (f, scope)
+        return tuple(known[id(f)][1].id for f in reversed(frames))
 
     # -- tensors -----------------------------------------------------------------------------
     def _input(self, tensor_id: int, tensor: Any) -> TensorNode:
@@ -313,6 +359,7 @@ class record:  # noqa: N801 - used like a function: `with tapeviz.record() as re
         self._errors: list[Exception] = []
 
     def __enter__(self) -> Recording:
+        self._recorder.stop_frame = sys._getframe(1)
         if self._namespace is None:
             self._frame = sys._getframe(1)
         if self._target is not None:  # entered before the hooks: invisible to the recording
@@ -399,6 +446,18 @@ def _even_sample(flat: np.ndarray, runs: int = 64) -> np.ndarray:
 def _variable_name(variable: Any) -> str | None:
     name = getattr(variable, "name", None)
     return name.removesuffix(":0") if isinstance(name, str) else None
+
+
+_LIBRARY_PATHS = tuple(
+    {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
+    | {os.path.dirname(os.path.abspath(__file__))})
+
+
+def _is_user_code(code: Any) -> bool:
+    """Code the user wrote (a cell, a script, their module), not a library's."""
+    filename = code.co_filename
+    return not (filename.startswith(_LIBRARY_PATHS) or filename.startswith("<frozen")
+                or "site-packages" in filename)
 
 
 def _remove_last(stack: list[int], item: int) -> None:

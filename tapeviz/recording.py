@@ -27,6 +27,8 @@ import numpy as np
 
 Phase = Literal["forward", "backward"]
 Kind = Literal["variable", "constant", "op_output"]
+INLINE = 8  # values with more elements are shown as a summary
+
 # ops that write a variable, by the tf.Variable method that runs them
 ASSIGN_OPS = {"AssignVariableOp": "assign", "AssignAddVariableOp": "assign_add",
               "AssignSubVariableOp": "assign_sub"}
@@ -43,10 +45,9 @@ class Summary:
     sampled: bool = False  # statistics of an even sample of the elements, not of all
 
     def __str__(self) -> str:
-        head = ", ".join(f"{v:.4g}" for v in self.first)
         about = "~" if self.sampled else ""
-        return (f"{about}min {self.min:.4g} {about}mean {self.mean:.4g} "
-                f"{about}max {self.max:.4g} [{head}, ...]")
+        return (f"{about}min {self.min:.3g} {about}mean {self.mean:.3g} "
+                f"{about}max {self.max:.3g}")
 
 
 @dataclass(eq=False)
@@ -102,10 +103,21 @@ class Op:
     layers: tuple[str, ...] = ()    # Keras layer names, outermost first
     function: str | None = None     # set when the op is a call of this tf.function
     differentiates: int | None = None  # backward ops: index of the forward op they differentiate
+    scope: tuple[int, ...] = ()     # Scope ids (Python function calls, then Keras layer calls)
 
     @property
     def label(self) -> str:
         return f"{self.function}()" if self.function else self.type
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One call of a Keras layer or of a Python function of the user's: a box when collapsed."""
+
+    id: int
+    name: str          # "dense", "NaiveDense.__call__"
+    kind: Literal["layer", "function"]
+    cls: str = ""      # a layer's class, e.g. "Dense"
 
 
 @dataclass(eq=False)
@@ -177,6 +189,7 @@ class Recording:
     tapes: list[TapeRecord] = field(default_factory=list)
     gradient_calls: list[GradientCall] = field(default_factory=list)
     backward_steps: list[BackwardStep] = field(default_factory=list)
+    scopes: dict[int, Scope] = field(default_factory=dict)
     diagnostics: list[Finding] = field(default_factory=list)
     checks: dict[str, float | str] = field(default_factory=dict)  # --check: source -> max diff
     target: TensorNode | None = None  # what .grad is the gradient of
@@ -274,8 +287,14 @@ def format_value(value: np.ndarray | Summary | None) -> str:
         return ""
     if isinstance(value, Summary):
         return str(value)
-    with np.printoptions(precision=4, suppress=True, threshold=20, edgeitems=2):
-        return np.array2string(value, separator=" ") if value.ndim else str(value[()])
+    if value.size > INLINE:  # kept whole, shown short: a label is no place for 64 numbers
+        flat = value.ravel()
+        return str(Summary(min=float(flat.min()), mean=float(flat.mean()),
+                           max=float(flat.max()), first=tuple(flat[:4].tolist())))
+    if not value.ndim:
+        return str(value[()])
+    with np.printoptions(precision=4, suppress=True):
+        return " ".join(np.array2string(value, separator=" ").split())
 
 
 def check_text(diff: float | str) -> str:
@@ -287,4 +306,6 @@ def check_text(diff: float | str) -> str:
 
 def _names(nodes: list[TensorNode | None]) -> str:
     titles = [(n.title if n is not None else None) or "..." for n in nodes]
+    if len(titles) > 3:
+        return f"[{len(titles)} sources]"
     return titles[0] if len(titles) == 1 else "[" + ", ".join(titles) + "]"

@@ -74,9 +74,9 @@ def test_example_2_draws_nested_tape_clusters():
     assert "acceleration" in text and "9.8" in text
 
 
-def test_every_recorded_op_and_tensor_is_drawn():
+def test_all_ops_draws_every_recorded_op_and_tensor():
     rec = record_source(EXAMPLE_2)
-    dot = rec.to_dot()
+    dot = rec.to_dot(all_ops=True)
     drawn = labels(dot)
     assert sum(1 for words in drawn.values() if words[0] in {"Mul", "Pow", "Sub",
                "ReadVariableOp", "AssignVariableOp", "VarHandleOp"} and len(words) == 1) \
@@ -98,10 +98,10 @@ def test_same_cell_gives_byte_identical_dot():
 
 
 def test_big_recordings_are_limited_and_say_so():
-    rec = record_source("x = tf.constant(0.0)\nfor _ in range(50):\n    x = x + 1.0\n")
+    rec = record_source("x = tf.constant(0.0)\nfor _ in range(30):\n    x = x + 1.0\n")
     dot = rec.to_dot(max_ops=10)
     assert dot.count("fillcolor=\"#fff2cc\"") == 10
-    assert "Showing the first 10 of 50 ops." in dot
+    assert "Showing the first 10 of 30 boxes (30 ops)." in dot
 
 
 HOSTILE = '<script>alert(1)</script> "quoted" {braces} & amp\nnew line'
