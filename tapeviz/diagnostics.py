@@ -77,10 +77,11 @@ def _explain(rec: Recording, call: GradientCall, flow: _Flow, source: TensorNode
         returned = _came_back_as_constant(flow, reached, target)
         if returned is not None:
             computed, constant = returned
+            again = f" ({constant.title})" if constant.title else ""
             return Finding("left_tensorflow", (
                 f"The path from {src} to {tgt} leaves TensorFlow: the value of "
-                f"{_name(computed)} came back as a new constant {_name(constant)} (through "
-                ".numpy(), float() or NumPy math), and the tape cannot see through NumPy. Keep "
+                f"{_name(computed)} came back as a new constant{again} (through .numpy(), "
+                "float() or NumPy math), and the tape cannot see through NumPy. Keep "
                 "the computation in TensorFlow ops inside the tape (tf.square rather than "
                 "np.square, no .numpy() or float())."), nodes=(computed.key, constant.key))
         return Finding("disconnected", (
@@ -181,8 +182,9 @@ def _came_back_as_constant(flow: _Flow, reached: set[str],
                    if n.is_constant and isinstance(n.value, np.ndarray)]
     for constant in candidates:
         for node in computed:
-            same = (node.value.shape == constant.value.shape and node.dtype == constant.dtype
-                    and np.allclose(node.value, constant.value))
+            # .numpy()[0] or float() may change the shape: compare the numbers themselves
+            same = (node.value.size == constant.value.size and node.dtype == constant.dtype
+                    and np.allclose(node.value.ravel(), constant.value.ravel()))
             if same and node.key != constant.key:
                 return node, constant
     return None
@@ -204,7 +206,10 @@ def _is_integer(node: TensorNode) -> bool:
 def _name(node: TensorNode) -> str:
     if node.title:
         return node.title
-    return f"the output of {node.producer.label}" if node.producer else f"a {node.dtype} constant"
+    producer = node.producer
+    if producer is not None and producer.type in ("ReadVariableOp", "Identity"):
+        return _name(producer.inputs[0])  # a read of b is "b" to the user
+    return f"the output of {producer.label}" if producer else f"a {node.dtype} constant"
 
 
 def _op_names(ops: list[Op]) -> str:

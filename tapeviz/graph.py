@@ -127,10 +127,10 @@ def _cluster_attrs(rec: Recording, region_id: int) -> dict[str, str]:
     title = escape(rec.region_title(region_id))
     if isinstance(region, TapeRecord):
         kind = "persistent GradientTape" if region.persistent else "GradientTape"
-        return {**TAPE_CLUSTER, "label": f"<{kind} <b>{title}</b>>"}
+        return {**TAPE_CLUSTER, "label": f"<<b>{kind} {title}</b>>"}
     if isinstance(region, BackwardStep):
         return {**STEP_CLUSTER, "label": f"<{title}>"}
-    return {**GRADIENT_CLUSTER, "label": f"<backward: <b>{title}</b>>"}
+    return {**GRADIENT_CLUSTER, "label": f"<<b>backward: {title}</b>>"}
 
 
 def _group_attrs(group: collapse.Group) -> dict[str, str]:
