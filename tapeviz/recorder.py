@@ -57,6 +57,8 @@ class Recorder:
         self._layers: list[Scope] = []
         self._functions: dict[int, tuple[Any, Scope]] = {}  # id(frame) -> (frame, scope)
         self._user_code: dict[Any, bool] = {}
+        self._last_frame: Any = None              # innermost user frame of the last op
+        self._last_scopes: tuple[int, ...] = ()
         self._steps: list[BackwardStep | None] = []
         self._by_type: dict[str, list[Op]] = {}   # ops recorded by a tape, by type
         self._differentiated: set[tuple[int, int]] = set()  # (gradient call id, op index)
@@ -200,22 +202,24 @@ class Recorder:
         (TensorFlow, Keras, tapeviz) are skipped. A frame is held only while it is on the
         stack, so each call of a function is its own scope.
         """
-        frames = []
         frame = sys._getframe(1)
+        while frame is not None and not self._is_user(frame):
+            frame = frame.f_back
+        if frame is self._last_frame:  # still in the same call as the last op: same scopes
+            return self._last_scopes
+        innermost, frames = frame, []
         while frame is not None:
-            code = frame.f_code
-            user = self._user_code.get(code)
-            if user is None:
-                user = self._user_code[code] = _is_user_code(code)
-            if user:
-                if code.co_name == "<module>" or frame is self.stop_frame:
+            if self._is_user(frame):
+                name = frame.f_code.co_name
+                if name == "<module>" or frame is self.stop_frame:
                     break
-                if not code.co_name.startswith("<"):  # not a lambda or comprehension
+                if not name.startswith("<"):  # not a lambda or comprehension
                     frames.append(frame)
             frame = frame.f_back
         known = self._functions
         if not frames:
             known.clear()
+            self._last_frame, self._last_scopes = innermost, ()
             return ()
         current = {id(f): f for f in frames}
         for key in [key for key, (f, _) in known.items() if current.get(key) is not f]:
@@ -226,7 +230,21 @@ class Recorder:
                 scope = Scope(id=self._new_region(), name=name, kind="function")
                 self.recording.scopes[scope.id] = scope
                 known[id(f)] = (f, scope)
-        return tuple(known[id(f)][1].id for f in reversed(frames))
+        self._last_frame = innermost
+        self._last_scopes = tuple(known[id(f)][1].id for f in reversed(frames))
+        return self._last_scopes
+
+    def release_frames(self) -> None:
+        """Hold no frame (and so none of its locals) once recording ends."""
+        self.stop_frame = self._last_frame = None
+        self._functions.clear()
+
+    def _is_user(self, frame: Any) -> bool:
+        code = frame.f_code
+        user = self._user_code.get(code)
+        if user is None:
+            user = self._user_code[code] = _is_user_code(code)
+        return user
 
     # -- tensors -----------------------------------------------------------------------------
     def _input(self, tensor_id: int, tensor: Any) -> TensorNode:
@@ -379,6 +397,7 @@ class record:  # noqa: N801 - used like a function: `with tapeviz.record() as re
             namespace = {**self._frame.f_globals, **self._frame.f_locals}
             self._frame = None
         recorder = self._recorder
+        recorder.release_frames()
         recorder.finish(namespace or {})
         gradients.analyze(recorder.recording, namespace or {}, target=self._target,
                           sources=self._sources, check_sources=self._check,
