@@ -83,7 +83,12 @@ class TapeMagics(Magics):
         `_tape.named("dy_dx").value`, `_tape.to_dot()`. The same works in a script with
         `with tapeviz.record() as rec: ...`.
         """
-        args = parse_argstring(self.tape, line)
+        try:
+            args = parse_argstring(self.tape, line)
+        except UsageError as error:
+            usage = " ".join(self.tape.__doc__.split("\n\n")[1].split())  # "%%tape [--name..."
+            raise UsageError(f"{error}\nUsage: {usage}\nSee %%tape? for what each option "
+                             "does.") from None
         from tapeviz.recorder import record
 
         shell = self.shell
@@ -104,6 +109,10 @@ class TapeMagics(Magics):
         if not args.quiet and cell_run.ran:
             _show(recording, args.format, options)
         return cell_run.value_or_raise()
+
+
+# magic_arguments names every magic "%name"; this one is a cell magic
+TapeMagics.tape.__doc__ = TapeMagics.tape.__doc__.replace("%tape [", "%%tape [", 1)
 
 
 class CellFailed(Exception):
