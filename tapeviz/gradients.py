@@ -49,6 +49,10 @@ def analyze(rec: Recording, namespace: Mapping[str, Any], *, target: str | None,
         annotate(rec, call)
         if sources:
             call = _only_sources(call, sources)
+            missing = sorted(set(sources) - {s.title for s in call.sources if s is not None})
+            if missing:
+                rec.notes.append(f"--sources: {', '.join(missing)} is not a source of the last "
+                                 "tape.gradient call; name its sources, or give --target too.")
     from tapeviz.diagnostics import diagnose
 
     rec.diagnostics = diagnose(rec, call)

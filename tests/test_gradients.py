@@ -204,3 +204,11 @@ def test_magic_prints_the_diagnosis_under_the_picture(run_tape):
     assert "\N{WARNING SIGN} unwatched: x is a constant tensor" in out.stdout
     assert "tape.watch(x)" in out.stdout
     assert out.outputs and "image/svg+xml" in out.outputs[0].data
+
+
+def test_unknown_target_or_sources_are_explained():
+    rec, _ = record_source(EXAMPLE_1, target="nonexistent * 2")
+    assert "--target 'nonexistent * 2': NameError" in rec.summary()
+    rec, _ = record_source(EXAMPLE_1, sources=["input_var", "W9"])
+    assert "--sources: W9 is not a source of the last tape.gradient call" in rec.summary()
+    assert rec.named("result").grad == 1.0  # the rest still works
