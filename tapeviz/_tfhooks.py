@@ -46,6 +46,7 @@ class HookSink(Protocol):
     def on_op(self, op_type: str, inputs: list[tuple[int, Any]],
               outputs: list[tuple[int, Any]], attrs: tuple) -> None: ...
     def on_variable(self, handle_id: int, variable: Any, value: Any) -> None: ...
+    def on_variable_written(self, handle_id: int, value: Any) -> None: ...
     def on_tape_push(self, tape: Any) -> None: ...
     def on_tape_pop(self, tape: Any) -> None: ...
     def on_gradient_start(self, tape: Any, method: str, target: Any, sources: Any) -> None: ...
@@ -200,6 +201,10 @@ def installed(sink: HookSink) -> Iterator[list[Exception]]:
             if isinstance(op_type, bytes):
                 op_type = op_type.decode()
             sink.on_op(op_type, _pairs(inputs), _pairs(outputs), attrs)
+            if not outputs and inputs and _is_handle(inputs[0]):  # it wrote a variable
+                dtype = _attr(attrs, "dtype") or _attr(attrs, "T")
+                if dtype is not None:
+                    sink.on_variable_written(inputs[0]._id, peek(inputs[0], dtype))
         return None
 
     original_fast_path = pywrap_tfe.TFE_Py_FastPathExecute
@@ -229,7 +234,8 @@ def installed(sink: HookSink) -> Iterator[list[Exception]]:
 
     def handle(variable):
         value = original_handle.fget(variable)
-        if mine() and isinstance(value, EagerTensor) and value._id not in seen:
+        if (mine() and isinstance(value, EagerTensor) and value._id not in seen
+                and context.executing_eagerly()):  # not while tracing a tf.function
             seen.add(value._id)  # first sight: remember its value before anything changes it
             sink.on_variable(value._id, variable, peek(value, variable.dtype))
         return value
@@ -261,6 +267,18 @@ def gradients_unseen(tape: Any, target: Any, sources: list[Any]) -> list[Any]:
     """``tape.gradient(target, sources)`` computed out of sight of every tape and recording."""
     with record.stop_recording():
         return tape.gradient(target, sources)
+
+
+def _is_handle(tensor: Any) -> bool:
+    return isinstance(tensor, EagerTensor) and tensor._datatype_enum() == 20  # DT_RESOURCE
+
+
+def _attr(attrs: tuple, name: str) -> Any:
+    """An attribute's value from the flat (name, value, name, value, ...) tuple of an op."""
+    for i in range(0, len(attrs) - 1, 2):
+        if attrs[i] == name:
+            return attrs[i + 1]
+    return None
 
 
 def _pairs(tensors: Any) -> list[tuple[int, Any]]:
@@ -324,20 +342,23 @@ def _tape_patches(sink: HookSink, mine: Callable[[], bool]) -> list[tuple[Any, s
     watch = tape_class.__dict__["watch"]
     depth = [0]  # jacobian may call gradient: only the outermost call is reported
 
+    def eager() -> bool:  # tracing a tf.function runs tapes on symbolic tensors: not ours
+        return mine() and context.executing_eagerly()
+
     def push_tape(tape):
         push(tape)
-        if mine():
+        if eager():
             sink.on_tape_push(tape)
 
     def pop_tape(tape):
         pop(tape)
-        if mine():
+        if eager():
             sink.on_tape_pop(tape)
 
     @functools.wraps(watch)
     def watch_tensors(tape, tensor):
         watch(tape, tensor)
-        if mine():
+        if eager():
             sink.on_watch(tape, tensor)
 
     def differentiation(method: str):
@@ -345,7 +366,7 @@ def _tape_patches(sink: HookSink, mine: Callable[[], bool]) -> list[tuple[Any, s
 
         @functools.wraps(original)
         def wrapper(tape, target, sources=None, *args, **kwargs):
-            report = mine() and depth[0] == 0
+            report = eager() and depth[0] == 0
             if report:
                 sink.on_gradient_start(tape, method, target, sources)
             depth[0] += 1

@@ -23,7 +23,6 @@ from collections import defaultdict
 import numpy as np
 
 from tapeviz.recording import (
-    ASSIGN_OPS,
     BackwardStep,
     Finding,
     GradientCall,
@@ -131,11 +130,11 @@ class _Flow:
                 if n.is_variable and n.id == source.id} | {source.key}
 
     def downstream(self, keys: set[str]) -> tuple[set[str], set[int]]:
-        """Nodes and ops computed from ``keys`` (a variable feeds only what reads it)."""
+        """Nodes and ops computed from ``keys`` (a variable feeds what reads it, not writes)."""
         nodes, ops, todo = set(keys), set(), list(keys)
         while todo:
             for op in self.consumers.get(todo.pop(), ()):
-                if op.index not in ops and op.type not in ASSIGN_OPS:
+                if op.index not in ops and not any(n.is_variable for n in op.outputs):
                     ops.add(op.index)
                     fresh = [n.key for n in op.outputs if n.key not in nodes]
                     nodes.update(fresh)

@@ -123,6 +123,9 @@ def last_call(rec: Recording) -> GradientCall | None:
 def annotate(rec: Recording, call: GradientCall) -> None:
     """Set ``.grad`` on every node from the backward steps of ``call``."""
     rec.target = next((t for t in call.targets if t is not None), None)
+    tape = rec.region(call.tape) if call.tape is not None else None
+    tracked = {n.key for n in call.sources if n is not None}  # leaves tape.gradient would answer
+    watched = tape.watched if tape is not None else set()
     for step in rec.backward_steps:
         if step.gradient_call != call.id:
             continue
@@ -130,7 +133,9 @@ def annotate(rec: Recording, call: GradientCall) -> None:
             if grad is not None:
                 output.grad = grad.value  # the total d target / d output: already summed
         for node, grad in zip(step.forward.inputs, step.downstream, strict=False):
-            if grad is not None and (node.producer is None or node.is_variable):
+            leaf = node.producer is None or node.is_variable
+            answered = node.is_variable or node.id in watched or node.key in tracked
+            if grad is not None and leaf and answered:  # not unwatched constants: TF says None
                 node.grad = _add(node.grad, grad.value)  # a leaf sums its uses' shares
     for source, result in zip(call.sources, call.results, strict=False):
         if source is not None and result is not None:

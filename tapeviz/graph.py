@@ -204,12 +204,12 @@ def _variable_title(node: TensorNode) -> str:
     op = node.producer
     if op is None:
         return name
-    if op.type not in ASSIGN_OPS:
+    if op.type == "VarHandleOp":
         return f"{name} (created)"
     previous = op.inputs[0].producer
-    if previous is not None and previous.type not in ASSIGN_OPS:
+    if previous is not None and previous.type == "VarHandleOp":
         return f"{name} (initial value)"
-    return f"{name} (after {ASSIGN_OPS[op.type]})"
+    return f"{name} (after {ASSIGN_OPS.get(op.type, op.type)})"
 
 
 def _table(rows: Iterable[str]) -> str:

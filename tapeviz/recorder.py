@@ -19,7 +19,6 @@ import tensorflow as tf
 
 from tapeviz import _tfhooks, gradients
 from tapeviz.recording import (
-    ASSIGN_OPS,
     BackwardStep,
     GradientCall,
     Op,
@@ -55,6 +54,8 @@ class Recorder:
         self._regions: list[int] = []             # innermost last
         self._calls: list[tuple[Any, GradientCall]] = []
         self._layers: list[Scope] = []
+        self._layer_names: tuple[str, ...] = ()
+        self._layer_scopes: tuple[int, ...] = ()
         self._functions: dict[int, tuple[Any, Scope]] = {}  # id(frame) -> (frame, scope)
         self._user_code: dict[Any, bool] = {}
         self._last_frame: Any = None              # innermost user frame of the last op
@@ -80,14 +81,15 @@ class Recorder:
                 tapes=tuple(self._active_tapes),
                 region=self._regions[-1] if self._regions else None,
                 gradient_call=call.id if call else None,
-                layers=tuple(s.name for s in self._layers),
-                scope=self._function_scopes() + tuple(s.id for s in self._layers),
+                layers=self._layer_names,
+                scope=self._function_scopes() + self._layer_scopes,
                 function=_tfhooks.function_name(op_type),
                 differentiates=self._steps[-1].forward.index if self._steps and self._steps[-1]
                 else None)
         op.inputs = [self._input(tid, t) for tid, t in inputs]
-        if op_type in ASSIGN_OPS and op.inputs and op.inputs[0].is_variable:
-            op.outputs = [self._assigned(op)]
+        if not outputs and op.inputs and op.inputs[0].is_variable:  # a write: a new version
+            op.outputs = [self._new_version(op.inputs[0].id, value=None)]
+            op.outputs[0].producer = op
         else:
             op.outputs = [self._output(tid, t, op) for tid, t in outputs]
         rec.ops.append(op)
@@ -95,6 +97,11 @@ class Recorder:
             self._by_type.setdefault(op_type, []).append(op)
         if self.keep_tensors:
             self.attrs[op.index] = attrs
+
+    def on_variable_written(self, handle_id: int, value: Any) -> None:
+        newest = self._versions.get(handle_id)
+        if newest is not None and value is not None:
+            newest.value = summarize(_tfhooks.tensor_info(value)[2])
 
     def on_variable(self, handle_id: int, variable: Any, value: Any) -> None:
         self._variables[handle_id] = variable
@@ -191,9 +198,15 @@ class Recorder:
                       name=str(getattr(layer, "name", type(layer).__name__)))
         self.recording.scopes[scope.id] = scope
         self._layers.append(scope)
+        self._layers_changed()
 
     def on_layer_end(self, layer: Any) -> None:
         self._layers.pop()
+        self._layers_changed()
+
+    def _layers_changed(self) -> None:  # kept as tuples: every op reads them
+        self._layer_names = tuple(s.name for s in self._layers)
+        self._layer_scopes = tuple(s.id for s in self._layers)
 
     def _function_scopes(self) -> tuple[int, ...]:
         """Scopes of the user's own Python functions the current op runs in, outermost first.
@@ -202,8 +215,15 @@ class Recorder:
         (TensorFlow, Keras, tapeviz) are skipped. A frame is held only while it is on the
         stack, so each call of a function is its own scope.
         """
+        user_code = self._user_code
         frame = sys._getframe(1)
-        while frame is not None and not self._is_user(frame):
+        while frame is not None:  # inlined: this runs for every op, through ~15 frames
+            code = frame.f_code
+            user = user_code.get(code)
+            if user is None:
+                user = user_code[code] = _is_user_code(code)
+            if user:
+                break
             frame = frame.f_back
         if frame is self._last_frame:  # still in the same call as the last op: same scopes
             return self._last_scopes
@@ -288,21 +308,6 @@ class Recorder:
             variable_name=_variable_name(variable))
         self._versions[handle_id] = node
         self.recording.tensors[node.key] = node
-        return node
-
-    def _assigned(self, op: Op) -> TensorNode:
-        """The variable's next version, with its value computed from the op's inputs."""
-        old, delta = op.inputs[0], op.inputs[1] if len(op.inputs) > 1 else None
-        value = None
-        if delta is not None and isinstance(delta.value, np.ndarray):
-            method = ASSIGN_OPS[op.type]
-            if method == "assign":
-                value = delta.value
-            elif isinstance(old.value, np.ndarray):
-                sign = 1 if method == "assign_add" else -1
-                value = old.value + sign * delta.value
-        node = self._new_version(old.id, value)
-        node.producer = op
         return node
 
     def _known(self, structure: Any) -> list[TensorNode | None]:

@@ -19,6 +19,7 @@ array(6., dtype=float32)
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -84,8 +85,15 @@ class TensorNode:
 
     @property
     def title(self) -> str | None:
-        """The best human name: the Python name, else a variable's own name."""
-        return self.name or self.variable_name
+        """The best human name: the Python name, with a variable's own name when it says more.
+
+        ``W``; ``w (output/b)`` for a Python name bound to a Keras weight; ``output/b``.
+        """
+        own = self.variable_name
+        if (self.name and own and not re.fullmatch(r"Variable(_\d+)?", own)
+                and own.rsplit("/", 1)[-1] != self.name):
+            return f"{self.name} ({own})"
+        return self.name or own
 
 
 @dataclass(eq=False)

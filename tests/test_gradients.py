@@ -212,3 +212,44 @@ def test_unknown_target_or_sources_are_explained():
     rec, _ = record_source(EXAMPLE_1, sources=["input_var", "W9"])
     assert "--sources: W9 is not a source of the last tape.gradient call" in rec.summary()
     assert rec.named("result").grad == 1.0  # the rest still works
+
+
+def test_constants_the_tape_never_watched_carry_no_gradient():
+    rec, _ = record_source(
+        "w = tf.Variable([1.0, 2.0])\n"
+        "y_true = tf.constant([0.5, 0.5])\n"
+        "with tf.GradientTape() as tape:\n"
+        "    loss = tf.reduce_sum(tf.square(w - y_true))\n"
+        "g = tape.gradient(loss, w)\n")
+    assert rec.named("y_true").grad is None  # tape.gradient(loss, y_true) would be None
+    read = next(op for op in rec.ops if op.type == "ReadVariableOp")
+    np.testing.assert_allclose(read.inputs[0].grad, [1.0, 3.0])
+
+
+def test_writes_of_every_kind_make_versions_with_their_values():
+    v = tf.Variable([1.0, 1.0, 1.0])
+    with tapeviz.record() as rec:
+        v[0].assign(3.0)
+        v.assign_add([1.0, 1.0, 1.0])
+        v.scatter_nd_update([[2]], [7.0])
+    versions = [t for t in rec.tensors.values() if t.is_variable]
+    assert [t.value.tolist() for t in versions] == [
+        [1.0, 1.0, 1.0], [3.0, 1.0, 1.0], [4.0, 2.0, 2.0], [4.0, 2.0, 7.0]]
+    np.testing.assert_array_equal(versions[-1].value, v.numpy())
+
+
+def test_a_tf_function_traced_while_recording_is_one_node_and_no_phantom_tape():
+    v = tf.Variable(1.0)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            y = v * v
+        return tape.gradient(y, v)
+
+    with tapeviz.record() as rec:
+        result = step()
+    assert [op.label for op in rec.ops] == ["step()"]
+    assert rec.tapes == [] and rec.gradient_calls == []
+    assert not [note for note in rec.notes if "missed" in note]
+    assert float(result) == 2.0

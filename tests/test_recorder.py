@@ -53,6 +53,7 @@ def test_fast_path_variable_reads_appear_as_variable_nodes():
     variable = rec.ops[0].inputs[0]
     assert variable.kind == "variable" and variable.name == "v"
     assert variable.variable_name == "weights"
+    assert variable.title == "v (weights)"  # the Python name, and the variable's own
     assert rec.ops[1].inputs[1] is rec.ops[0].outputs[0]
     np.testing.assert_array_equal(rec.named("y").value, [3.0, 8.0])
 
