@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tapeviz import _tfhooks, gradients
 from tapeviz.recording import (
+    ASSIGN_OPS,
     BackwardStep,
     GradientCall,
     Op,
@@ -82,13 +83,14 @@ class Recorder:
                 region=self._regions[-1] if self._regions else None,
                 gradient_call=call.id if call else None,
                 layers=self._layer_names,
-                scope=self._function_scopes() + self._layer_scopes,
+                # backward ops are grouped by the forward op they differentiate instead
+                scope=() if call else self._function_scopes() + self._layer_scopes,
                 function=_tfhooks.function_name(op_type),
                 differentiates=self._steps[-1].forward.index if self._steps and self._steps[-1]
                 else None)
         op.inputs = [self._input(tid, t) for tid, t in inputs]
         if not outputs and op.inputs and op.inputs[0].is_variable:  # a write: a new version
-            op.outputs = [self._new_version(op.inputs[0].id, value=None)]
+            op.outputs = [self._new_version(op.inputs[0].id, value=_written(op))]
             op.outputs[0].producer = op
         else:
             op.outputs = [self._output(tid, t, op) for tid, t in outputs]
@@ -98,10 +100,13 @@ class Recorder:
         if self.keep_tensors:
             self.attrs[op.index] = attrs
 
-    def on_variable_written(self, handle_id: int, value: Any) -> None:
+    def on_variable_written(self, handle_id: int, read: Any) -> None:
+        """A write's new value: computed from its inputs when it can be, else read back."""
         newest = self._versions.get(handle_id)
-        if newest is not None and value is not None:
-            newest.value = summarize(_tfhooks.tensor_info(value)[2])
+        if newest is not None and newest.value is None:
+            value = read()
+            if value is not None:
+                newest.value = summarize(_tfhooks.tensor_info(value)[2])
 
     def on_variable(self, handle_id: int, variable: Any, value: Any) -> None:
         self._variables[handle_id] = variable
@@ -440,6 +445,21 @@ def _flatten(structure: Any) -> list[Any]:
 def _shape(tensor: Any) -> tuple[int | None, ...] | None:
     dims = tensor.shape
     return None if dims.rank is None else tuple(dims.as_list())
+
+
+def _written(op: Op) -> np.ndarray | None:
+    """The value an assign/assign_add/assign_sub wrote, from its inputs (small values only)."""
+    method = ASSIGN_OPS.get(op.type)
+    if method is None or len(op.inputs) < 2:
+        return None
+    old, delta = op.inputs[0].value, op.inputs[1].value
+    if not isinstance(delta, np.ndarray):
+        return None
+    if method == "assign":
+        return delta
+    if not isinstance(old, np.ndarray):
+        return None
+    return old + delta if method == "assign_add" else old - delta
 
 
 def summarize(array: np.ndarray | None) -> np.ndarray | Summary | None:

@@ -51,7 +51,7 @@ class Summary:
                 f"{about}max {self.max:.3g}")
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class TensorNode:
     """One tensor (or one version of a variable) in the recording.
 
@@ -96,7 +96,7 @@ class TensorNode:
         return self.name or own
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Op:
     """One executed TensorFlow op."""
 
