@@ -80,15 +80,24 @@ def function_name(op_type: str) -> str | None:
     return match.group(1) if match else None
 
 
-def tensor_info(tensor: EagerTensor) -> tuple[str, tuple[int, ...], Any]:
+def tensor_info(tensor: EagerTensor, with_array: bool = True) -> tuple[str, tuple[int, ...], Any]:
     """``(dtype name, shape, zero-copy read-only NumPy view or None)`` of an eager tensor.
 
     The view shares the tensor's memory: copy what you keep. Resource, variant and string
-    tensors have no view.
+    tensors have no view, nor any tensor when ``with_array`` is false.
     """
     dtype = _DTYPE_NAMES.get(tensor._datatype_enum()) or tensor.dtype.name
-    array = None if dtype in ("resource", "variant", "string") else tensor._numpy()
-    return dtype, tensor._shape_tuple(), array
+    wanted = with_array and dtype not in ("resource", "variant", "string")
+    return dtype, tensor._shape_tuple(), tensor._numpy() if wanted else None
+
+
+def read_unseen(handle: EagerTensor, dtype: Any) -> EagerTensor | None:
+    """A variable's value now, read by no tape; None if it has none yet (being created)."""
+    try:
+        with record.stop_recording():
+            return gen_resource_variable_ops.read_variable_op(handle, dtype)
+    except Exception:
+        return None
 
 
 class _DtypeNames(dict):
@@ -226,10 +235,7 @@ def installed(sink: HookSink) -> Iterator[list[Exception]]:
         """The variable's value now, read unseen by tapes and by the recording."""
         quiet[0] = True
         try:
-            with record.stop_recording():
-                return gen_resource_variable_ops.read_variable_op(handle, dtype)
-        except Exception:  # not initialized yet (being created): it has no value to show
-            return None
+            return read_unseen(handle, dtype)
         finally:
             quiet[0] = False
 

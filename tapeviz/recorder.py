@@ -31,6 +31,7 @@ from tapeviz.recording import (
 )
 
 MAX_OPS = 20_000        # recording stops here; the cell itself runs on unchanged
+VALUES = 2_000          # tensors whose values are kept; later ones keep shape and dtype
 SMALL = 64              # tensors with at most this many elements keep their full value
 EXACT = 4096            # up to this many elements, summaries are exact; beyond, sampled
 SUMMARIZED = 10_000_000  # bigger tensors than this keep only shape and dtype
@@ -62,6 +63,8 @@ class Recorder:
         self._last_frame: Any = None              # innermost user frame of the last op
         self._last_scopes: tuple[int, ...] = ()
         self._steps: list[BackwardStep | None] = []
+        self._values_left = VALUES
+        self._values_dropped = False
         self._by_type: dict[str, list[Op]] = {}   # ops recorded by a tape, by type
         self._differentiated: set[tuple[int, int]] = set()  # (gradient call id, op index)
         self._next_region = 1
@@ -103,7 +106,7 @@ class Recorder:
     def on_variable_written(self, handle_id: int, read: Any) -> None:
         """A write's new value: computed from its inputs when it can be, else read back."""
         newest = self._versions.get(handle_id)
-        if newest is not None and newest.value is None:
+        if newest is not None and newest.value is None and self._values_left > 0:
             value = read()
             if value is not None:
                 newest.value = summarize(_tfhooks.tensor_info(value)[2])
@@ -275,7 +278,7 @@ class Recorder:
     def _input(self, tensor_id: int, tensor: Any) -> TensorNode:
         node = self.recording.tensors.get(f"t{tensor_id}") or self._versions.get(tensor_id)
         if node is None:
-            dtype, shape, array = _tfhooks.tensor_info(tensor)
+            dtype, shape, array = _tfhooks.tensor_info(tensor, self._values_left > 0)
             if dtype == "resource":  # a variable's handle, first seen here
                 return self._new_version(tensor_id, value=None)
             # produced by no recorded op: a Python literal, tf.constant, a gradient seed
@@ -283,7 +286,7 @@ class Recorder:
         return node
 
     def _output(self, tensor_id: int, tensor: Any, op: Op) -> TensorNode:
-        dtype, shape, array = _tfhooks.tensor_info(tensor)
+        dtype, shape, array = _tfhooks.tensor_info(tensor, self._values_left > 0)
         if dtype == "resource":  # VarHandleOp: a new variable's first version
             node = self._new_version(tensor_id, value=None)
         else:
@@ -297,6 +300,10 @@ class Recorder:
               array: np.ndarray | None, tensor: Any) -> TensorNode:
         node = TensorNode(id=tensor_id, kind=kind, shape=shape, dtype=dtype,
                           value=summarize(array))
+        if array is not None:
+            self._values_left -= 1
+        elif self._values_left <= 0:
+            self._values_dropped = True
         self.recording.tensors[node.key] = node
         if self.keep_tensors:
             self.live[node.key] = tensor
@@ -334,13 +341,26 @@ class Recorder:
 
     # -- the end -----------------------------------------------------------------------------
     def finish(self, namespace: Mapping[str, Any]) -> Recording:
-        """Give tensors, variables and tapes the Python names that refer to them."""
+        """Give tensors, variables and tapes the Python names that refer to them.
+
+        Named tensors and variables whose values were not kept (past the first VALUES
+        tensors) get them now, from the objects the names refer to.
+        """
         rec = self.recording
+        versions: dict[int, list[TensorNode]] = {}
+        for node in rec.tensors.values():
+            if node.is_variable:
+                versions.setdefault(node.id, []).append(node)
         for handle, variable in self._variables.items():
-            for node in rec.tensors.values():
-                if node.is_variable and node.id == handle and node.variable_name is None:
+            for node in versions.get(handle, ()):
+                if node.variable_name is None:
                     node.variable_name = _variable_name(variable)
                     node.shape, node.dtype = _shape(variable), variable.dtype.name
+            newest = versions.get(handle, [None])[-1]
+            if newest is not None and newest.value is None and self._values_dropped:
+                now = _tfhooks.read_unseen(variable.handle, variable.dtype)
+                newest.value = summarize(_tfhooks.tensor_info(now)[2]) if now is not None \
+                    else None
         tapes = {id(tape): record for tape, record in self._tapes.values()}
         for name, value in _user_names(namespace):
             if id(value) in tapes and tapes[id(value)].name is None:
@@ -348,13 +368,17 @@ class Recorder:
                 continue
             handle = _tfhooks.variable_handle_id(value)
             if handle is not None:
-                for node in rec.tensors.values():
-                    if node.is_variable and node.id == handle and node.name is None:
-                        node.name = name
+                for node in versions.get(handle, ()):
+                    node.name = node.name or name
                 continue
             node = rec.tensors.get(f"t{_tfhooks.tensor_id(value)}")
             if node is not None and node.name is None:
                 node.name = name
+                if node.value is None:
+                    node.value = summarize(_tfhooks.tensor_info(value)[2])
+        if self._values_dropped:
+            rec.notes.append(f"Values were kept for the first {VALUES:,} tensors (and for "
+                             "named ones); later tensors show their shape and dtype only.")
         if not rec.ops:
             rec.notes.append("This cell ran no TensorFlow op, so there is nothing to draw.")
         return rec

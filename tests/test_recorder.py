@@ -203,3 +203,21 @@ def test_variables_updated_by_hand_show_each_version():
     assert [t.value.tolist() for t in versions] == [[1.0, 2.0], [0.5, 1.5], [1.5, 1.5]]
     np.testing.assert_array_equal(versions[-1].value, w.numpy())
     assert [op.type for op in rec.ops] == ["AssignSubVariableOp", "AssignAddVariableOp"]
+
+
+def test_values_are_kept_for_the_first_tensors_and_the_named_ones(monkeypatch):
+    from tapeviz import recorder
+
+    monkeypatch.setattr(recorder, "VALUES", 10)
+    w = tf.Variable(0.0)
+    with tapeviz.record() as rec:
+        total = tf.constant(0.0)
+        for _ in range(30):
+            total = total + 1.0
+            w.assign_add(1.0)
+    assert rec.ops[0].outputs[0].value == 1.0  # early tensors: values
+    adds = [op.outputs[0] for op in rec.ops if op.type == "AddV2"]
+    assert adds[-2].value is None and adds[-2].shape == ()  # later unnamed: shape, dtype
+    assert rec.named("total").value == 30.0  # named ones get theirs at the end
+    assert rec.named("w").value == 30.0
+    assert "Values were kept for the first 10 tensors" in rec.summary()
