@@ -388,7 +388,10 @@ class record:  # noqa: N801 - used like a function: `with tapeviz.record() as re
     """Record every eager TensorFlow op run inside the ``with`` block.
 
     Tensors get the Python names that refer to them when the block ends, looked up in
-    ``namespace`` (default: the caller's globals and locals).
+    ``namespace`` (default: the caller's globals and locals). Gradients on the nodes are those
+    of the block's last ``tape.gradient`` call, or of ``target`` (an expression evaluated in
+    the namespace at the end) with respect to ``sources`` (names); ``check=True`` compares
+    them with finite differences. ``max_ops`` caps the recording (the code runs on).
 
     >>> import tapeviz, tensorflow as tf
     >>> with tapeviz.record() as rec:
