@@ -88,9 +88,14 @@ def view(rec: Recording, *, backward: bool = True, all_ops: bool = False,
         notes.append(f"Collapsed to {current} level(s) of layers/functions to stay within "
                      f"{budget} nodes; use --budget N or --all-ops to see more.")
     if _size(result) > budget:  # nothing left to collapse: draw the first boxes that fit
-        boxes = max(1, budget * len(result.boxes) // _size(result))
-        return _limited(result, ops, min(max_ops, boxes), notes, f"to stay within {budget} "
-                        "nodes; use --budget N to see more, or record a smaller part of the cell")
+        keep = min(max_ops, len(result.boxes))
+        while keep > 1:
+            size = _size(_first(result, keep))
+            if size <= budget:
+                break
+            keep = min(keep - 1, keep * budget // size)
+        return _limited(result, ops, keep, notes, f"to stay within {budget} nodes; use "
+                        "--budget N to see more, or record a smaller part of the cell")
     return _limited(result, ops, max_ops, notes)
 
 
@@ -99,13 +104,18 @@ def _limited(result: View, ops: list[Op], max_ops: int, notes: list[str],
     if len(result.boxes) > max_ops:
         notes.append(f"Showing the first {max_ops:,} of {len(result.boxes):,} boxes "
                      f"({len(ops):,} ops){' ' + why if why else ''}.")
-        kept = result.boxes[:max_ops]
-        keys = {box_key(b) for b in kept}
-        edges = [(t, h) for t, h in result.edges if t in keys or h in keys]
-        drawn = {k for edge in edges for k in edge} - keys
-        result = View(kept, {k: r for k, r in result.tensors.items() if k in drawn}, edges, [])
+        result = _first(result, max_ops)
     result.notes = notes
     return result
+
+
+def _first(result: View, count: int) -> View:
+    """The first ``count`` boxes, with the tensors and edges that touch them."""
+    kept = result.boxes[:count]
+    keys = {box_key(b) for b in kept}
+    edges = [(t, h) for t, h in result.edges if t in keys or h in keys]
+    drawn = {k for edge in edges for k in edge} - keys
+    return View(kept, {k: r for k, r in result.tensors.items() if k in drawn}, edges, [])
 
 
 def _size(result: View) -> int:
