@@ -38,6 +38,7 @@ from tensorflow.python.framework.ops import EagerTensor
 from tensorflow.python.ops import gen_resource_variable_ops, resource_variable_ops
 
 Variable = resource_variable_ops.BaseResourceVariable
+DT_RESOURCE = 20  # types_pb2.DT_RESOURCE: the dtype of variable handles
 
 
 class HookSink(Protocol):
@@ -147,7 +148,7 @@ def _resource_input_positions(op_name: str) -> frozenset[int]:
     op_def = op_def_registry.get(op_name)
     if op_def is None:
         return frozenset()
-    return frozenset(i for i, arg in enumerate(op_def.input_arg) if arg.type == 20)  # DT_RESOURCE
+    return frozenset(i for i, arg in enumerate(op_def.input_arg) if arg.type == DT_RESOURCE)
 
 
 class _Guarded:
@@ -277,7 +278,7 @@ def gradients_unseen(tape: Any, target: Any, sources: list[Any]) -> list[Any]:
 
 
 def _is_handle(tensor: Any) -> bool:
-    return isinstance(tensor, EagerTensor) and tensor._datatype_enum() == 20  # DT_RESOURCE
+    return isinstance(tensor, EagerTensor) and tensor._datatype_enum() == DT_RESOURCE
 
 
 def _attr(attrs: tuple, name: str) -> Any:

@@ -297,8 +297,7 @@ def _hidden_in_box(source: TensorNode, box: Group, member: dict[int, Box],
     """Inputs a collapsed box does not draw: integer constants (shapes, axes), the constants
     of gradient formulas, and tensors its forward twin keeps inside (what a gradient box
     reads from its layer's forward pass)."""
-    if source.is_constant and (box.phase == "backward"
-                               or source.dtype.startswith(("int", "uint", "bool"))):
+    if source.is_constant and (box.phase == "backward" or source.is_integer):
         return True
     producer = member.get(source.producer.index) if source.producer is not None else None
     return source.key not in drawn and producer is not None and _same_layer(producer, box)

@@ -46,7 +46,7 @@ def diagnose(rec: Recording, call: GradientCall) -> list[Finding]:
             finding = _explain(rec, call, flow, source, target)
             if finding is not None and finding not in findings:
                 findings.append(finding)
-    if _is_integer(target) and "integer_dtype" not in [f.kind for f in findings]:
+    if target.is_integer and "integer_dtype" not in [f.kind for f in findings]:
         findings.append(Finding("integer_dtype", (
             f"The target {_name(target)} has dtype {target.dtype}: gradients only flow through "
             "floating-point tensors. Compute the target in float32 (keep values as floats; "
@@ -57,7 +57,7 @@ def diagnose(rec: Recording, call: GradientCall) -> list[Finding]:
 def _explain(rec: Recording, call: GradientCall, flow: _Flow, source: TensorNode,
              target: TensorNode) -> Finding | None:
     src, tgt = _name(source), _name(target)
-    if _is_integer(source):
+    if source.is_integer:
         return Finding("integer_dtype", (
             f"{src} has dtype {source.dtype}, and TensorFlow only differentiates with respect "
             f"to floating-point tensors, so the gradient of {tgt} with respect to {src} is "
@@ -100,7 +100,7 @@ def _explain(rec: Recording, call: GradientCall, flow: _Flow, source: TensorNode
     steps = {step.forward.index: step for step in rec.backward_steps
              if step.gradient_call == call.id}
     broken = [op for op in path_ops if _no_gradient(steps.get(op.index), op, reached)]
-    broken = broken or [op for op in path_ops if any(map(_is_integer, op.outputs))]
+    broken = broken or [op for op in path_ops if any(out.is_integer for out in op.outputs)]
     if broken:
         names = _op_names(broken)
         return Finding("not_differentiable", (
@@ -196,10 +196,6 @@ def _no_gradient(step: BackwardStep | None, op: Op, reached: set[str]) -> bool:
     on_path = [i for i, node in enumerate(op.inputs) if node.key in reached]
     return bool(on_path) and all(
         i >= len(step.downstream) or step.downstream[i] is None for i in on_path)
-
-
-def _is_integer(node: TensorNode) -> bool:
-    return node.dtype.startswith(("int", "uint", "bool"))
 
 
 def _name(node: TensorNode) -> str:

@@ -136,21 +136,17 @@ def _cluster_attrs(rec: Recording, region_id: int) -> dict[str, str]:
 def _group_attrs(group: collapse.Group) -> dict[str, str]:
     attrs = dict(GROUP_STYLE[group.phase])
     rows = [f"<b>{escape(group.title)}</b>"]
-    ins = ", ".join(_shape_text(n) for n in group.inputs[:3])
-    outs = ", ".join(_shape_text(n) for n in group.outputs[:3])
+    ins = ", ".join(n.shape_text for n in group.inputs[:3])
+    outs = ", ".join(n.shape_text for n in group.outputs[:3])
     if ins or outs:
         flow = f"in {ins or '-'} -> out {outs or '-'}"
         rows.append(f'<font point-size="8">{escape(flow)}</font>')
     if group.variables:
-        names = ", ".join(f"{_short(v)} {_shape_text(v)}" for v in _unique(group.variables))
+        names = ", ".join(f"{_short(v)} {v.shape_text}" for v in _unique(group.variables))
         rows.append(f'<font point-size="8">{escape(names)}</font>')
     rows.append(f'<font point-size="8">{len(group.ops)} ops</font>')
     attrs["label"] = _table(rows)
     return attrs
-
-
-def _shape_text(node: TensorNode) -> str:
-    return "?" if node.shape is None else "(" + ", ".join(map(str, node.shape)) + ")"
 
 
 def _short(node: TensorNode) -> str:
@@ -176,7 +172,7 @@ def _tensor_attrs(node: TensorNode, values: bool) -> dict[str, str]:
     title = _variable_title(node) if node.is_variable else node.title
     if title:
         rows.append(f"<b>{escape(title)}</b>")
-    rows.append(f'<font point-size="8">{escape(node.dtype)} {escape(_shape_text(node))}</font>')
+    rows.append(f'<font point-size="8">{escape(node.dtype)} {escape(node.shape_text)}</font>')
     if values and node.value is not None:
         rows.append(escape(format_value(node.value)))
     if values and node.grad is not None:

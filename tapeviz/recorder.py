@@ -59,7 +59,7 @@ class Recorder:
         self._layer_names: tuple[str, ...] = ()
         self._layer_scopes: tuple[int, ...] = ()
         self._functions: dict[int, tuple[Any, Scope]] = {}  # id(frame) -> (frame, scope)
-        self._user_code: dict[Any, bool] = {}
+        self._user_code = _UserCode()
         self._last_frame: Any = None              # innermost user frame of the last op
         self._last_scopes: tuple[int, ...] = ()
         self._steps: list[BackwardStep | None] = []
@@ -225,19 +225,13 @@ class Recorder:
         """
         user_code = self._user_code
         frame = sys._getframe(1)
-        while frame is not None:  # inlined: this runs for every op, through ~15 frames
-            code = frame.f_code
-            user = user_code.get(code)
-            if user is None:
-                user = user_code[code] = _is_user_code(code)
-            if user:
-                break
+        while frame is not None and not user_code[frame.f_code]:  # ~15 frames, every op
             frame = frame.f_back
         if frame is self._last_frame:  # still in the same call as the last op: same scopes
             return self._last_scopes
         innermost, frames = frame, []
         while frame is not None:
-            if self._is_user(frame):
+            if user_code[frame.f_code]:
                 name = frame.f_code.co_name
                 if name == "<module>" or frame is self.stop_frame:
                     break
@@ -266,13 +260,6 @@ class Recorder:
         """Hold no frame (and so none of its locals) once recording ends."""
         self.stop_frame = self._last_frame = None
         self._functions.clear()
-
-    def _is_user(self, frame: Any) -> bool:
-        code = frame.f_code
-        user = self._user_code.get(code)
-        if user is None:
-            user = self._user_code[code] = _is_user_code(code)
-        return user
 
     # -- tensors -----------------------------------------------------------------------------
     def _input(self, tensor_id: int, tensor: Any) -> TensorNode:
@@ -524,11 +511,15 @@ _LIBRARY_PATHS = tuple(
     | {os.path.dirname(os.path.abspath(__file__))})
 
 
-def _is_user_code(code: Any) -> bool:
-    """Code the user wrote (a cell, a script, their module), not a library's."""
-    filename = code.co_filename
-    return not (filename.startswith(_LIBRARY_PATHS) or filename.startswith("<frozen")
-                or "site-packages" in filename)
+class _UserCode(dict):
+    """``code object -> bool``: code the user wrote (a cell, a script, their module), not a
+    library's; each code object is judged once."""
+
+    def __missing__(self, code: Any) -> bool:
+        filename = code.co_filename
+        self[code] = user = not (filename.startswith(_LIBRARY_PATHS)
+                                 or filename.startswith("<frozen") or "site-packages" in filename)
+        return user
 
 
 def _remove_last(stack: list[int], item: int) -> None:

@@ -84,6 +84,16 @@ class TensorNode:
         return self.kind == "constant"
 
     @property
+    def is_integer(self) -> bool:
+        """Integer or boolean: no gradient flows through it."""
+        return self.dtype.startswith(("int", "uint", "bool"))
+
+    @property
+    def shape_text(self) -> str:
+        """``(2, 1)``, or ``?`` when the rank is unknown."""
+        return "?" if self.shape is None else "(" + ", ".join(map(str, self.shape)) + ")"
+
+    @property
     def title(self) -> str | None:
         """The best human name: the Python name, with a variable's own name when it says more.
 
@@ -285,8 +295,7 @@ def describe(node: TensorNode) -> str:
     origin = {"variable": "variable", "constant": "constant"}.get(node.kind)
     if origin is None:
         origin = node.producer.label if node.producer else "tensor"
-    shape = "?" if node.shape is None else "(" + ", ".join(map(str, node.shape)) + ")"
-    return f"{origin} {node.dtype} {shape} {format_value(node.value)}".rstrip()
+    return f"{origin} {node.dtype} {node.shape_text} {format_value(node.value)}".rstrip()
 
 
 def format_value(value: np.ndarray | Summary | None) -> str:
