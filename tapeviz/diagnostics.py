@@ -34,12 +34,10 @@ from tapeviz.recording import (
 
 def diagnose(rec: Recording, call: GradientCall) -> list[Finding]:
     """Findings for every source of ``call`` whose gradient came back None."""
-    target = next((t for t in call.targets if t is not None), None)
+    target = call.target
     if target is None:
         return []
-    before = min((op.index for op in rec.ops if op.gradient_call == call.id),
-                 default=len(rec.ops))
-    flow = _Flow(rec.ops[:before])
+    flow = _Flow(rec.ops_before(call))
     findings: list[Finding] = []
     for source, result in zip(call.sources, call.results, strict=False):
         if source is not None and result is None:

@@ -122,7 +122,7 @@ def last_call(rec: Recording) -> GradientCall | None:
 
 def annotate(rec: Recording, call: GradientCall) -> None:
     """Set ``.grad`` on every node from the backward steps of ``call``."""
-    rec.target = next((t for t in call.targets if t is not None), None)
+    rec.target = call.target
     tape = rec.region(call.tape) if call.tape is not None else None
     tracked = {n.key for n in call.sources if n is not None}  # leaves tape.gradient would answer
     watched = tape.watched if tape is not None else set()
@@ -163,10 +163,8 @@ def check(rec: Recording, call: GradientCall, live: Mapping[str, Any],
     source nudged by +-EPSILON; only small float sources are checked.
     """
     results: dict[str, float | str] = {}
-    target = next((t for t in call.targets if t is not None), None)
-    first_backward = min((op.index for op in rec.ops if op.gradient_call == call.id),
-                         default=len(rec.ops))
-    forward = [op for op in rec.ops if op.index < first_backward and op.phase == "forward"
+    target = call.target
+    forward = [op for op in rec.ops_before(call) if op.phase == "forward"
                and (call.tape is None or call.tape in op.tapes)]
     for name, source, result in zip(names, call.sources, call.results, strict=False):
         reason = _why_not_checkable(source, result, live, target)

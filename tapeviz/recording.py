@@ -165,6 +165,11 @@ class GradientCall:
     results: list[TensorNode | None]
     parent: int | None
 
+    @property
+    def target(self) -> TensorNode | None:
+        """The (first) tensor being differentiated."""
+        return next((t for t in self.targets if t is not None), None)
+
 
 @dataclass(eq=False)
 class BackwardStep:
@@ -222,6 +227,12 @@ class Recording:
             known = sorted({t.name for t in self.tensors.values() if t.name})
             raise KeyError(f"No recorded tensor is named {name!r}. Named tensors: {known}")
         return found[-1]
+
+    def ops_before(self, call: GradientCall) -> list[Op]:
+        """The ops that ran before ``call`` started its backward pass."""
+        first = min((op.index for op in self.ops if op.gradient_call == call.id),
+                    default=len(self.ops))
+        return self.ops[:first]
 
     def region(self, region_id: int) -> TapeRecord | GradientCall | BackwardStep:
         for region in (*self.tapes, *self.gradient_calls, *self.backward_steps):
