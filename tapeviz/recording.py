@@ -47,8 +47,8 @@ class Summary:
 
     def __str__(self) -> str:
         about = "~" if self.sampled else ""
-        return (f"{about}min {self.min:.3g} {about}mean {self.mean:.3g} "
-                f"{about}max {self.max:.3g}")
+        low, mean, high = (x + 0.0 for x in (self.min, self.mean, self.max))  # no "-0"
+        return f"{about}min {low:.3g} {about}mean {mean:.3g} {about}max {high:.3g}"
 
 
 @dataclass(eq=False, slots=True)
@@ -203,6 +203,29 @@ class Finding:
     ops: tuple[int, ...] = ()    # indices of the ops to mark
 
 
+@dataclass(frozen=True)
+class Conversion:
+    """A recorded tensor's value taken out of TensorFlow inside a tape (``.numpy()``, ...)."""
+
+    node: str          # key of the tensor node converted
+    how: str           # ".numpy()", "float()", ...
+    line: int | None   # the line of the user's code that did it, and its text
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class InternalError:
+    """A bug in tapeviz itself, caught so that the user's code runs on unchanged."""
+
+    stage: str         # "recording", "naming", "gradients", "graph building", ...
+    kind: str          # the exception's type, e.g. "IndexError"
+    message: str
+    traceback: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} in {self.stage}: {self.message}"
+
+
 @dataclass(eq=False)
 class Recording:
     """Everything recorded by :func:`tapeviz.record` or ``%%tape``."""
@@ -218,6 +241,8 @@ class Recording:
     target: TensorNode | None = None  # what .grad is the gradient of
     notes: list[str] = field(default_factory=list)
     truncated: bool = False
+    conversions: list[Conversion] = field(default_factory=list)
+    internal_errors: list[InternalError] = field(default_factory=list)
 
     # -- lookups -----------------------------------------------------------------------------
     def named(self, name: str) -> TensorNode:
@@ -262,9 +287,11 @@ class Recording:
 
     def draw(self, **options: Any):
         """A :class:`tapeviz.render.Drawing`: shows itself in notebooks, saves to files."""
+        from tapeviz.graph import build_with_notes
         from tapeviz.render import Drawing
 
-        return Drawing(self.to_dot(**options), self.summary())
+        graph, notes = build_with_notes(self, **options)
+        return Drawing(graph.source, self.summary(), notes=notes)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
         return self.draw()._repr_mimebundle_(include, exclude)
@@ -297,6 +324,7 @@ class Recording:
         lines += [f"check {name}: {check_text(diff)}" for name, diff in self.checks.items()]
         lines += [f"{finding.kind}: {finding.message}" for finding in self.diagnostics]
         lines.extend(self.notes)
+        lines += [f"internal error: {error}" for error in self.internal_errors]
         head = f"tapeviz recording: {len(self.ops)} ops"
         return "\n".join([head, *("  " + line for line in lines)])
 
@@ -319,6 +347,8 @@ def format_value(value: np.ndarray | Summary | None) -> str:
         flat = value.ravel()
         return str(Summary(min=float(flat.min()), mean=float(flat.mean()),
                            max=float(flat.max()), first=tuple(flat[:4].tolist())))
+    if value.dtype.kind in "fc":
+        value = value + 0.0  # -0.0 + 0.0 is 0.0: a signed zero means nothing to a learner
     if not value.ndim:
         return str(value[()])
     with np.printoptions(precision=4, suppress=True):

@@ -130,3 +130,13 @@ def test_user_strings_are_escaped_in_dot_and_svg():
 @pytest.mark.parametrize("text", ["a&b", "<b>", '"', "\n", "{}", "]]>"])
 def test_escape_leaves_no_markup(text):
     assert not set(escape(text)) & set('<>"') or escape(text) == "<br/>"
+
+
+def test_values_never_show_a_signed_zero():
+    import numpy as np
+
+    from tapeviz.recording import Summary, format_value
+
+    assert format_value(np.array(-0.0, dtype=np.float32)) == "0.0"
+    assert format_value(np.array([-0.0, 1.5], dtype=np.float32)) == "[0. 1.5]"
+    assert str(Summary(min=-0.0, mean=-0.0, max=-0.0, first=())) == "min 0 mean 0 max 0"
