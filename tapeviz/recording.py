@@ -29,6 +29,7 @@ import numpy as np
 Phase = Literal["forward", "backward"]
 Kind = Literal["variable", "constant", "op_output"]
 INLINE = 8  # values with more elements are shown as a summary
+AGREE = 0.01  # --check: tape and finite differences closer than this agree (float32 noise)
 
 # ops that write a variable, by the tf.Variable method that runs them
 ASSIGN_OPS = {"AssignVariableOp": "assign", "AssignAddVariableOp": "assign_add",
@@ -338,7 +339,14 @@ def describe(node: TensorNode) -> str:
 
 
 def format_value(value: np.ndarray | Summary | None) -> str:
-    """Numbers as a learner reads them: ``3.0``, ``[1. 2.]``, or a summary for big tensors."""
+    """Numbers as a learner reads them: ``3.0``, ``[1.0 2.0]``, or a summary for big tensors.
+
+    Floats show 4 significant digits, never a signed zero: the same text on every CPU, where
+    float32 rounding may differ in the last digits.
+
+    >>> format_value(np.array([0.36151248, -0.0, 6.0], dtype=np.float32))
+    '[0.3615 0.0 6.0]'
+    """
     if value is None:
         return ""
     if isinstance(value, Summary):
@@ -347,19 +355,32 @@ def format_value(value: np.ndarray | Summary | None) -> str:
         flat = value.ravel()
         return str(Summary(min=float(flat.min()), mean=float(flat.mean()),
                            max=float(flat.max()), first=tuple(flat[:4].tolist())))
-    if value.dtype.kind in "fc":
-        value = value + 0.0  # -0.0 + 0.0 is 0.0: a signed zero means nothing to a learner
     if not value.ndim:
-        return str(value[()])
-    with np.printoptions(precision=4, suppress=True):
-        return " ".join(np.array2string(value, separator=" ").split())
+        return format_number(value[()]) if value.dtype.kind == "f" else str(value[()])
+    text = np.array2string(value, separator=" ", formatter={"float_kind": format_number})
+    return " ".join(text.split())
+
+
+def format_number(x: float) -> str:
+    """``0.3615``, ``6.0``, ``2.3e-08``: 4 significant digits, no signed zero."""
+    x = float(x) + 0.0  # -0.0 + 0.0 is 0.0: a signed zero means nothing to a learner
+    if x != 0 and np.isfinite(x) and not 1e-4 <= abs(x) < 1e4:
+        return np.format_float_scientific(x, precision=3, trim="-")
+    return np.format_float_positional(x, precision=4, fractional=False, trim="0")
 
 
 def check_text(diff: float | str) -> str:
-    """``"max |tape - finite differences| = 3e-05"``, or why a source was not checked."""
+    """``"max |tape - finite differences| < 0.01: they agree"``, or why it was not checked.
+
+    A difference that small is float32 rounding (its digits vary between CPUs), so it is
+    shown as a bound; a bigger one is shown as it is.
+    """
     if isinstance(diff, str):
         return diff
-    return f"max |tape - finite differences| = {diff:.2g}"
+    if diff < AGREE:
+        return f"max |tape - finite differences| < {AGREE}: they agree"
+    return (f"max |tape - finite differences| = {format_number(diff)}: they differ; check "
+            "the gradient (or the step size of the finite differences)")
 
 
 def _names(nodes: list[TensorNode | None]) -> str:

@@ -200,7 +200,7 @@ def test_gradient_check_agrees_on_a_two_layer_mlp():
     assert all(isinstance(diff, float) and diff < 1e-2 for diff in rec.checks.values()), \
         rec.checks
     assert rec.diagnostics == []  # a correct cell: no false alarms
-    assert "check W1: max |tape - finite differences|" in rec.summary()
+    assert "check W1: max |tape - finite differences| < 0.01: they agree" in rec.summary()
 
 
 def test_gradient_check_explains_what_it_skips():
