@@ -8,8 +8,8 @@ agree on stdout, stderr, the displayed value, the exception and the user namespa
 ``%%tape`` a cell that ran a TensorFlow op must also show a graph, or a display output saying
 why not, and leave tapeviz's hooks exactly as it found them.
 
-Timings ("3ms/step") and memory addresses ("0x7f...") are masked before comparing: they
-differ between any two runs.
+Timings ("3ms/step"), memory addresses ("0x7f...") and the intermediate redrawings of a
+progress bar are masked before comparing: they differ between any two runs.
 
 Run one file (or all with no argument), from the repository root::
 
@@ -41,9 +41,9 @@ IGNORED_NAMES = {"_", "__", "___", "In", "Out", "exit", "quit", "get_ipython", "
 _IGNORED = re.compile(r"_i\d*|_\d+")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _MASKS = [(re.compile(r"0x[0-9a-fA-F]+"), "0x..."),
+          (re.compile(r"__autograph_generated_file\w+"), "__autograph_generated_file..."),
           (re.compile(r"(?<![\d.])\d+(\.\d+)?(ms|us|s)(/step|/epoch)?(?![A-Za-z])"), "<time>"),
-          # a progress bar erases its last line and pads the new one to that length
-          (re.compile("\x08+"), "<backspaces>"), (re.compile(r" +$", re.MULTILINE), "")]
+          (re.compile(r" +$", re.MULTILINE), "")]
 
 
 @dataclass
@@ -55,6 +55,7 @@ class CellRun:
     value: str
     error: str
     namespace: dict[str, str]
+    displays: list[str] = field(default_factory=list)  # text/plain of each display output
     tape_bound: bool = True  # %%tape bound its Recording to _tape
     ran_ops: bool = False
     graph_shown: bool = False
@@ -94,6 +95,12 @@ def cells(path: Path) -> list[str]:
 
 
 def mask(text: str) -> str:
+    """``text`` as a terminal leaves it, with timings and addresses masked.
+
+    A Keras progress bar redraws its line (``\\r``, backspaces, padding) as often as time
+    allows, so only the last drawing of each line is compared.
+    """
+    text = "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
     for pattern, replacement in _MASKS:
         text = pattern.sub(replacement, text)
     return text
@@ -215,7 +222,8 @@ def run_notebook(path: Path, tape: bool, workdir: Path) -> list[CellRun]:
                           value=mask(repr(result.result)),
                           error="" if error is None else
                           mask(f"{type(error).__name__}: {error}"),
-                          namespace=user_namespace(shell, hidden))
+                          namespace=user_namespace(shell, hidden),
+                          displays=[mask(o.data.get("text/plain", "")) for o in captured.outputs])
             if tape:
                 recording = shell.user_ns.get("_tape")
                 run.tape_bound = recording is not None
@@ -244,6 +252,8 @@ def compare(path: Path, plain: list[CellRun], taped: list[CellRun]) -> list[Fail
             if a.namespace.get(name) != b.namespace.get(name):
                 found.append((f"namespace {name}", f"plain: {a.namespace.get(name)}\n"
                                                    f"%%tape: {b.namespace.get(name)}"))
+        if b.displays[:len(a.displays)] != a.displays:  # the user's own, then tapeviz's
+            found.append(("displays", f"plain: {a.displays!r}\n%%tape: {b.displays!r}"))
         if not b.tape_bound:
             found.append(("graph", "%%tape bound no Recording to _tape"))
         if b.ran_ops and not b.graph_shown and not b.other_displays:
