@@ -21,9 +21,9 @@ FILES = corpus_files()
 def corpus_reports(tmp_path_factory):
     """file name -> report, from one run of the whole corpus."""
     out = tmp_path_factory.mktemp("corpus") / "reports.json"
-    subprocess.run([sys.executable, "-m", "tests.corpus.runner", "--quiet", "--json", str(out)],
-                   cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert out.exists(), "the corpus runner crashed before writing its report"
+    run = subprocess.run([sys.executable, "-m", "tests.corpus.runner", "--quiet", "--json",
+                          str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert out.exists(), f"the corpus runner crashed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}"
     return {report["file"]: report for report in json.loads(out.read_text())}
 
 

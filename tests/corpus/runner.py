@@ -26,6 +26,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -268,13 +269,23 @@ def compare(path: Path, plain: list[CellRun], taped: list[CellRun]) -> list[Fail
 
 def run_file(path: Path, workdir: Path) -> FileReport:
     start = time.perf_counter()
-    plain = run_notebook(path, tape=False, workdir=workdir)
-    middle = time.perf_counter()
-    taped = run_notebook(path, tape=True, workdir=workdir)
+    try:
+        plain = run_notebook(path, tape=False, workdir=workdir)
+        middle = time.perf_counter()
+        taped = run_notebook(path, tape=True, workdir=workdir)
+    except Exception:  # the runner itself failed (a cell's own errors are results, not this)
+        return FileReport(path.name, len(cells(path)), time.perf_counter() - start, 0.0, 0, 0,
+                          [Failure(path.name, 0, "runner", traceback.format_exc())])
     end = time.perf_counter()
     return FileReport(path.name, len(plain), end - start, end - middle,
                       sum(run.ran_ops for run in taped), sum(run.graph_shown for run in taped),
                       compare(path, plain, taped))
+
+
+def failed_cells(report: FileReport) -> int:
+    """How many cells of the file differ (all of them when the runner itself failed)."""
+    cells_ = {f.cell for f in report.failures}
+    return report.cells if 0 in cells_ else len(cells_)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,8 +300,8 @@ def main(argv: list[str] | None = None) -> int:
         for path in args.files or corpus_files():
             report = run_file(path.resolve(), workdir)
             reports.append(report)
-            bad = {f.cell for f in report.failures}
-            sys.__stdout__.write(f"{report.file}: {report.cells - len(bad)}/{report.cells} "
+            sys.__stdout__.write(f"{report.file}: {report.cells - failed_cells(report)}/"
+                                 f"{report.cells} "
                                  f"cells pass ({report.seconds:.1f} s, %%tape "
                                  f"{report.tape_seconds:.1f} s; {report.op_cells} ran ops, "
                                  f"{report.graph_cells} drew)\n")
@@ -302,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(workdir.parent, ignore_errors=True)
     total = sum(r.cells for r in reports)
-    bad = sum(len({f.cell for f in r.failures}) for r in reports)
+    bad = sum(failed_cells(r) for r in reports)
     print(f"corpus: {total - bad}/{total} cells pass in {len(reports)} files")
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in reports], indent=1))
