@@ -11,6 +11,7 @@ Adam's ``m`` and ``v``). Nothing here recomputes an update: ``change`` is ``afte
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,24 +25,50 @@ SMALL = 10  # arrays with at most this many numbers are kept in full, bigger one
 
 @dataclass(frozen=True)
 class Numbers:
-    """An array's shape, norm, min, mean and max, and the array itself when it is small."""
+    """An array's shape, norm, min, mean and max, and the array itself when it is small.
+
+    A small array is kept in ``full`` and its summary computed when asked for (a step's
+    bookkeeping stays cheap); a big one keeps only the summary, computed at once.
+    """
 
     shape: tuple[int, ...]
-    norm: float
-    min: float
-    mean: float
-    max: float
     full: np.ndarray | None = None  # a copy, when it has at most SMALL numbers
+    summary: tuple[float, float, float, float] | None = None  # norm, min, mean, max (big ones)
 
     @classmethod
     def of(cls, array: Any) -> Numbers:
         array = np.asarray(array)
-        if array.size == 0:
-            return cls(tuple(array.shape), 0.0, np.nan, np.nan, np.nan, array.copy())
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is honestly inf
-            stats = (np.linalg.norm(array), array.min(), array.mean(), array.max())
-        return cls(tuple(array.shape), *map(float, stats),
-                   array.copy() if array.size <= SMALL else None)
+        if array.size <= SMALL:
+            return cls(array.shape, full=array.copy())
+        return cls(array.shape, summary=_summary(array))
+
+    @functools.cached_property
+    def _stats(self) -> tuple[float, float, float, float]:
+        return self.summary if self.summary is not None else _summary(self.full)
+
+    @property
+    def norm(self) -> float:
+        return self._stats[0]
+
+    @property
+    def min(self) -> float:
+        return self._stats[1]
+
+    @property
+    def mean(self) -> float:
+        return self._stats[2]
+
+    @property
+    def max(self) -> float:
+        return self._stats[3]
+
+
+def _summary(array: np.ndarray) -> tuple[float, float, float, float]:
+    if array.size == 0:
+        return (0.0, np.nan, np.nan, np.nan)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is honestly inf
+        stats = (np.linalg.norm(array), array.min(), array.mean(), array.max())
+    return tuple(map(float, stats))
 
 
 @dataclass(frozen=True)
