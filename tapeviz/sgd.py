@@ -9,6 +9,11 @@ Say how a batch updates the weights in one of three ways:
 - ``SGDEngine.from_step_fn``: your own training step ``(batch_x, batch_y) -> loss`` that updates
   the weights itself.
 
+Each step's ``StepRecord`` holds the update as it happened (``tapeviz.updates``): per variable
+the value before, the gradient, the value after and ``after - before``, read from the variables
+themselves, plus the optimizer's own state (momentum's velocity, Adam's ``m`` and ``v``), and
+the rule with its formula and numbers.
+
 How batches are drawn (a hand-written loop doing the same gets bit-identical weights): one
 ``numpy.random.default_rng(seed)`` is made at construction and at ``reset()``. Each epoch with
 ``shuffle`` on takes ``order = rng.permutation(n)``; with it off, ``order = arange(n)`` and

@@ -304,3 +304,42 @@ def test_numbers_view_shows_the_update_the_optimizer_applied(optimizer, slots):
         assert "α = " in shown and "t = 3" in shown
         lr_times_g = numbers_text(before - 0.05 * update.gradient.full)
         assert lr_times_g != numbers_text(kernel.numpy())  # Adam is not w - lr * g here
+
+
+def test_clicks_never_wait_for_matplotlib(monkeypatch):
+    stepper, _, _ = book_stepper()
+    stepper.flush()
+    drawn = []
+
+    def slow_draw(draw):
+        def wrapper():
+            time.sleep(0.3)  # a very slow matplotlib
+            draw()
+            drawn.append(stepper.engine.step_count)
+        return wrapper
+
+    monkeypatch.setattr(stepper._renderer, "_draw", slow_draw(stepper._renderer._draw))
+    started = time.monotonic()
+    for _ in range(10):
+        stepper.step_button.click()
+    clicking = time.monotonic() - started
+    assert stepper.engine.step_count == 10 and "step 10 " in stepper.loss_label.value
+    assert clicking < 1.0, f"10 clicks took {clicking:.2f} s: they waited for the drawing"
+    stepper.flush()
+    assert len(drawn) <= 3, f"10 clicks cost {len(drawn)} redraws, not one or two"
+    assert drawn[-1] == 10
+    assert len(stepper.loss_plot.lines["per step"].get_ydata()) == 10
+
+
+def test_a_failing_view_is_reported_and_drawing_goes_on(monkeypatch):
+    stepper, _, _ = book_stepper()
+    stepper.flush()
+    monkeypatch.setattr(stepper.data_plot, "update", lambda: 1 / 0)
+    stepper.step_button.click()
+    stepper.flush()
+    assert "Drawing failed" in stepper.message.value
+    assert "ZeroDivisionError" in stepper.message.value
+    monkeypatch.undo()
+    stepper.step_button.click()
+    stepper.flush()
+    assert len(stepper.loss_plot.lines["per step"].get_ydata()) == 2

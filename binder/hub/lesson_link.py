@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tomllib
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlparse
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 
