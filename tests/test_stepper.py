@@ -343,3 +343,34 @@ def test_a_failing_view_is_reported_and_drawing_goes_on(monkeypatch):
     stepper.step_button.click()
     stepper.flush()
     assert len(stepper.loss_plot.lines["per step"].get_ydata()) == 2
+
+
+def test_plots_redraw_only_their_data_and_look_like_a_full_draw(monkeypatch):
+    import io
+
+    from PIL import Image
+
+    stepper, _, _ = book_stepper()
+    for _ in range(6):
+        stepper.step_button.click()
+    stepper.flush()
+    plot = stepper.loss_plot
+    limits = plot.axes.get_xlim(), plot.axes.get_ylim()
+    full_draws = []
+    monkeypatch.setattr(plot.canvas, "draw", lambda: full_draws.append(1))
+    for _ in range(2):  # steps 7 and 8: the same round limits (0 to 10 steps, 0.01 to 10)
+        stepper.step_button.click()
+        stepper.flush()
+    assert (plot.axes.get_xlim(), plot.axes.get_ylim()) == limits
+    assert full_draws == [] and len(plot.lines["per step"].get_ydata()) == 8
+    monkeypatch.undo()
+    shown = np.asarray(Image.open(io.BytesIO(plot.image.value)).convert("RGB"))
+
+    plot.canvas.draw()  # everything at once, as savefig would
+    width, height = plot.canvas.get_width_height()
+    full = np.asarray(plot.canvas.buffer_rgba())[..., :3].reshape(height, width, 3)
+    legend = plot.axes.get_legend().get_window_extent()
+    outside = np.ones((height, width), bool)  # the legend is drawn under the data here
+    outside[height - int(legend.y1) - 2 : height - int(legend.y0) + 2,
+            int(legend.x0) - 2 : int(legend.x1) + 2] = False
+    assert (shown[outside] == full[outside]).all()

@@ -23,24 +23,18 @@ and a burst of them costs one redraw. ``flush()`` waits until the views have cau
 from __future__ import annotations
 
 import html
-import io
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from tapeviz.sgd import NonFiniteLossError, SGDEngine, epoch_losses
 from tapeviz.widgets.numbers import numbers_html
+from tapeviz.widgets.plots import DataPlot, Plot
 from tapeviz.widgets.render import Renderer
-
-MAX_POINTS = 2000  # the data view scatters at most this many examples
-GRID = 60  # the decision boundary is the threshold contour of predictions on GRID x GRID
 
 
 class SGDStepper(widgets.VBox):
@@ -86,12 +80,12 @@ class SGDStepper(widgets.VBox):
         self.numbers = widgets.HTML()
 
         kind = "weight change |Δw|" if engine.mode == "step_fn" else "gradient norm |g|"
-        self.loss_plot = _Plot("loss", log=True)
-        self.grad_plot = _Plot(f"{kind} per variable", log=True)
-        self.metrics_plot = _Plot("metrics (epoch to date)") if engine.metric_names else None
+        self.loss_plot = Plot("loss", log=True)
+        self.grad_plot = Plot(f"{kind} per variable", log=True)
+        self.metrics_plot = Plot("metrics (epoch to date)") if engine.metric_names else None
         self.data_plot = None
         if engine.x.ndim == 2 and engine.x.shape[1] == 2:
-            self.data_plot = _DataPlot(engine, threshold)
+            self.data_plot = DataPlot(engine, threshold)
         plots = [self.loss_plot, self.metrics_plot, self.grad_plot, self.data_plot]
         self._plots = [plot for plot in plots if plot is not None]
 
@@ -287,103 +281,6 @@ class SGDStepper(widgets.VBox):
             self.data_plot.update()
         for plot in self._plots:
             plot.render()
-
-
-class _Plot:
-    """A matplotlib figure shown as a PNG in an ``ipywidgets.Image``, one line per name."""
-
-    def __init__(self, title: str, *, log: bool = False, xlabel: str = "step"):
-        self.figure = Figure(figsize=(4.2, 2.8), dpi=80)
-        FigureCanvasAgg(self.figure)
-        self.axes = self.figure.add_subplot()
-        self.axes.set_title(title, fontsize=10)
-        self.axes.set_xlabel(xlabel, fontsize=9)
-        self.figure.subplots_adjust(left=0.14, right=0.97, bottom=0.16, top=0.9)
-        self.log = log
-        self.lines: dict[str, Any] = {}
-        self.image = widgets.Image(format="png")
-
-    def set_curves(self, curves: dict[str, tuple[Sequence[float], Sequence[float]]]) -> None:
-        for name, (xs, ys) in curves.items():
-            if name not in self.lines:
-                (self.lines[name],) = self.axes.plot([], [], marker=".", markersize=4, label=name)
-                self.axes.legend(loc="upper right", fontsize=8)
-            ys = np.asarray(ys, dtype=float)
-            self.lines[name].set_data(xs, np.where(np.isfinite(ys), ys, np.nan))
-        shown = np.concatenate([line.get_ydata() for line in self.lines.values()] or [[]])
-        shown = shown[np.isfinite(shown)]
-        scale = "log" if self.log and shown.size and shown.min() > 0 else "linear"
-        if scale != self.axes.get_yscale():
-            self.axes.set_yscale(scale)
-        self.axes.relim()
-        self.axes.autoscale_view()
-
-    def render(self) -> None:
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
-        self.image.value = buffer.getvalue()
-
-
-class _DataPlot(_Plot):
-    """The examples coloured by class, the last batch ringed, and the decision boundary."""
-
-    def __init__(self, engine: SGDEngine, threshold: float):
-        title = "data, last batch ○" + (" and boundary" if engine.model is not None else "")
-        super().__init__(title, xlabel="x[:, 0]")
-        self.axes.set_ylabel("x[:, 1]", fontsize=9)
-        self.threshold = threshold
-        x, labels = engine.x, engine.y.reshape(len(engine.y), -1)
-        shown = np.random.default_rng(0).permutation(len(x))[:MAX_POINTS]
-        colours = labels[:, 0] if labels.shape[1] == 1 else labels.argmax(axis=1)
-        self.axes.scatter(x[shown, 0], x[shown, 1], c=colours[shown], s=6, cmap="coolwarm",
-                          alpha=0.6)
-        self.batch_points = self.axes.scatter(np.empty(0), np.empty(0), s=28,
-                                              facecolors="none", edgecolors="black",
-                                              linewidths=0.7)
-        low, high = x.min(axis=0), x.max(axis=0)
-        margin = 0.05 * (high - low)
-        (x0, y0), (x1, y1) = low - margin, high + margin
-        self.axes.set_xlim(x0, x1)
-        self.axes.set_ylim(y0, y1)
-        self.grid = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
-        self.points = np.column_stack([g.ravel() for g in self.grid]).astype(x.dtype)
-        self.scores: np.ndarray | None = None  # the model on the grid points, at the last read
-        self.boundary = None  # the matplotlib ContourSet, when the boundary is in view
-        self._batch = np.empty((0, 2), x.dtype)
-
-    def read(self, engine: SGDEngine) -> None:
-        """Take what the view shows from the engine (with the stepper's lock held)."""
-        batch = engine.last_batch if engine.last_batch is not None else []
-        self._batch = engine.x[batch].reshape(-1, 2)
-        self.scores = None if engine.model is None else _evaluate(engine.model, self.points)
-
-    def update(self) -> None:
-        self.batch_points.set_offsets(self._batch)
-        if self.boundary is not None:
-            self.boundary.remove()
-            self.boundary = None
-        scores = self.scores
-        if scores is None or not np.all(np.isfinite(scores)):
-            return
-        if scores.shape[1] == 1:
-            field, levels = scores[:, 0], [self.threshold]
-        else:  # one score per class: the boundaries are where the top class changes
-            field, levels = scores.argmax(axis=1), np.arange(scores.shape[1] - 1) + 0.5
-        field = field.reshape(self.grid[0].shape)
-        if field.min() < levels[-1] and levels[0] < field.max():
-            self.boundary = self.axes.contour(*self.grid, field, levels=levels,
-                                              colors="black", linewidths=1.2)
-
-
-def _evaluate(model: Callable[[Any], Any], points: np.ndarray) -> np.ndarray | None:
-    """The model's scores on the points, one row per point; None if it can't say."""
-    try:
-        scores = np.asarray(model(points))
-    except Exception:  # a model that rejects the grid just gets no boundary drawn
-        return None
-    if scores.size == 0 or scores.size % len(points):
-        return None
-    return scores.reshape(len(points), -1).astype(float)
 
 
 def _batch_sizes(n: int, current: int) -> list[tuple[str, int]]:
