@@ -59,7 +59,7 @@ def test_every_stepper_button_shows_its_effect_within_2_s(page, jupyter_server, 
 
         stepper.button(re.compile("Play")).click()
         stepper.button(re.compile("Pause")).wait_for(timeout=SHOWN_WITHIN * 1000)
-        shown(rf"^step {BATCHES + 1} \(")
+        shown(rf"^step (?!{BATCHES} )\d+ \(")  # it has moved on by itself
         stepper.button(re.compile("Pause")).click()
         stepper.button(re.compile("Play")).wait_for(timeout=SHOWN_WITHIN * 1000)
 
