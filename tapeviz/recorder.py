@@ -7,6 +7,7 @@ small values and summaries of big ones (never big copies), tracks which tapes an
 
 from __future__ import annotations
 
+import contextlib
 import linecache
 import os
 import sys
@@ -216,9 +217,11 @@ class Recorder:
         code = linecache.getline(frame.f_code.co_filename, line).strip() if line else ""
         self.recording.conversions.append(Conversion(node.key, how, line, code))
 
-    def on_layer_start(self, layer: Any) -> None:
-        scope = Scope(id=self._new_region(), kind="layer", cls=type(layer).__name__,
-                      name=str(getattr(layer, "name", type(layer).__name__)))
+    def on_layer_start(self, layer: Any, method: str = "__call__") -> None:
+        name = str(getattr(layer, "name", type(layer).__name__))
+        if method in _tfhooks.TRAINING_METHODS:
+            name = f"{name}.{method}"
+        scope = Scope(id=self._new_region(), kind="layer", cls=type(layer).__name__, name=name)
         self.recording.scopes[scope.id] = scope
         self._layers.append(scope)
         self._layers_changed()
@@ -349,6 +352,8 @@ class Recorder:
         tensors) get them now, from the objects the names refer to.
         """
         rec = self.recording
+        for variable in _owned_variables(namespace):  # e.g. a tf.function's captured weights
+            self._variables.setdefault(variable.handle._id, variable)
         versions: dict[int, list[TensorNode]] = {}
         for node in rec.tensors.values():
             if node.is_variable:
@@ -471,6 +476,20 @@ def _user_names(namespace: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
                 yield f"{name}[{i}]", item
         else:
             yield name, value
+
+
+def _owned_variables(namespace: Mapping[str, Any]) -> Iterable[Any]:
+    """The tf.Variables of the Keras models, layers, optimizers, metrics and tf.Modules the
+    user's names refer to, so that variables only ever used inside a tf.function (whose
+    handles it captured) still show their own names."""
+    owners = [value for _, value in _user_names(namespace) if hasattr(value, "variables")]
+    owners += [value.optimizer for value in owners if hasattr(value, "optimizer")]
+    for owner in owners:
+        with contextlib.suppress(Exception):  # a property that fails says nothing about us
+            for item in list(owner.variables):
+                variable = _tfhooks.tf_variable(item)
+                if variable is not None:
+                    yield variable
 
 
 def _flatten(structure: Any) -> list[Any]:
