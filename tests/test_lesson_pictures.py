@@ -2,7 +2,7 @@
 
 A Graphviz SVG wider than the notebook's column (about 900 px) is shrunk to fit, and its text
 becomes too small to read. A picture that must be wide (two gradient calls side by side, say)
-says why in a cell tag of the form ``wide-picture: <reason>``.
+says why in a cell tag of the form ``wide-picture: <reason>`` (a tag may not contain commas).
 """
 
 import re
