@@ -10,9 +10,11 @@ Everything version-specific about *how* tapeviz sees eager execution lives here:
 - ``BaseResourceVariable.handle`` is wrapped to learn which variable owns which handle tensor;
 - ``GradientTape._push_tape/_pop_tape/watch/gradient/jacobian/batch_jacobian`` are wrapped to
   know which tapes recorded an op, what was watched, and which ``gradient`` call ran it;
-- ``Registry.lookup`` is wrapped (for the gradient registry only) to see each backward step:
-  which forward op is being differentiated, with the gradients flowing in and out (the chain
-  rule, link by link);
+- ``Registry.lookup`` is wrapped (for the gradient registry, when the eager tape asks) to see
+  each backward step: which forward op is being differentiated, with the gradients flowing in
+  and out (the chain rule, link by link);
+- the conversions of an eager tensor to NumPy or Python (``.numpy()``, ``__array__``,
+  ``float()``, ``int()``, ``bool()``, ...) are wrapped to see where a value leaves TensorFlow;
 - ``keras.Layer.__call__``, ``keras.losses.Loss.__call__`` and the optimizers' ``apply`` (when
   Keras is already imported) are wrapped to know the layer, loss or update an op belongs to.
 
@@ -59,6 +61,7 @@ class HookSink(Protocol):
     def on_backward_end(self, downstream: list[tuple[int, Any] | None]) -> None: ...
     def on_layer_start(self, layer: Any) -> None: ...
     def on_layer_end(self, layer: Any) -> None: ...
+    def on_left_tensorflow(self, tensor_id: int, how: str) -> None: ...
 
 
 def tensor_id(value: Any) -> int | None:
@@ -134,12 +137,19 @@ def hook_state() -> dict[str, Any]:
     for name in _TAPE_METHODS:
         state[f"GradientTape.{name}"] = backprop.GradientTape.__dict__[name]
     state["Registry.lookup"] = registry.Registry.__dict__["lookup"]
+    for name in _CONVERSIONS:
+        state[f"EagerTensor.{name}"] = _EagerTensorBase.__dict__[name]
     for owner, method in _keras_scopes():
         state[f"{owner.__name__}.{method}"] = owner.__dict__[method]
     return state
 
 
 _TAPE_METHODS = ("_push_tape", "_pop_tape", "watch", "gradient", "jacobian", "batch_jacobian")
+_EagerTensorBase = ops._EagerTensorBase
+# how a learner's code takes a value out of TensorFlow: method -> how the diagnostic names it
+_CONVERSIONS = {"numpy": ".numpy()", "__array__": "NumPy (np.array, np math)",
+                "__float__": "float()", "__int__": "int()", "__index__": "an index",
+                "__bool__": "bool() or an if", "__complex__": "complex()"}
 
 
 @functools.cache
@@ -253,6 +263,7 @@ def installed(sink: HookSink) -> Iterator[list[Exception]]:
         (Variable, "handle", property(handle, doc=original_handle.__doc__)),
         (registry.Registry, "lookup", _observed_lookup(sink, mine)),
         *_tape_patches(sink, mine),
+        *_conversion_patches(sink, mine),
     ]
     patches += [_scope_patch(owner, method, sink, mine) for owner, method in _keras_scopes()]
 
@@ -302,11 +313,16 @@ def _observed_lookup(sink: HookSink, mine: Callable[[], bool]) -> Callable[[str]
     """
     original = registry.Registry.__dict__["lookup"]
     gradients = ops._gradient_registry
+    eager_tape = backprop._gradient_function.__code__
+    caller = sys._getframe
 
     def lookup(self: Any, name: str) -> Any:
         grad_fn = original(self, name)
-        if self is not gradients or not (mine() and context.executing_eagerly()):
-            return grad_fn  # graph-mode callers treat a None gradient function specially
+        # only the eager tape's lookups: graph-mode callers (tf.function, SavedModel's
+        # gradient tracing) must get exactly what TensorFlow registered
+        if (self is not gradients or caller(1).f_code is not eager_tape or not mine()
+                or not context.executing_eagerly()):  # not a tape inside a tf.function
+            return grad_fn
 
         def differentiate(op: Any, *out_grads: Any) -> Any:
             # inputs or outputs are None for ops whose gradient does not need them
@@ -393,6 +409,23 @@ def _tape_patches(sink: HookSink, mine: Callable[[], bool]) -> list[tuple[Any, s
                (tape_class, "watch", watch_tensors)]
     patches += [(tape_class, m, differentiation(m)) for m in _TAPE_METHODS[3:]]
     return patches
+
+
+def _conversion_patches(sink: HookSink, mine: Callable[[], bool]) -> list[tuple[Any, str, Any]]:
+    """Report each conversion of an eager tensor to NumPy/Python, then convert as before."""
+
+    def patch(name: str, how: str) -> tuple[Any, str, Any]:
+        original = _EagerTensorBase.__dict__[name]
+
+        @functools.wraps(original)
+        def convert(tensor, *args, **kwargs):
+            if mine():
+                sink.on_left_tensorflow(tensor._id, how)
+            return original(tensor, *args, **kwargs)
+
+        return (_EagerTensorBase, name, convert)
+
+    return [patch(name, how) for name, how in _CONVERSIONS.items()]
 
 
 def _keras_scopes() -> list[tuple[type, str]]:

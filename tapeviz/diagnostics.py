@@ -6,8 +6,8 @@ from each source to the target and name the first thing that explains the None:
 - ``integer_dtype``: the source (or the target) is an integer or boolean tensor;
 - ``unwatched``: a constant source the tape never watched (only variables are automatic);
 - ``disconnected``: no recorded op leads from the source to the target;
-- ``left_tensorflow``: the path went through NumPy or Python (``.numpy()``, ``float()``) and
-  came back as a new constant the tape cannot see through;
+- ``left_tensorflow``: a value computed from the source was taken out of TensorFlow
+  (``.numpy()``, ``float()``, NumPy math) inside the tape, which cannot see through it;
 - ``outside_tape``: an op on the path ran before the tape or inside ``stop_recording``;
 - ``not_differentiable``: an op on the path has no gradient (argmax, round, comparisons,
   casts to integers).
@@ -19,8 +19,6 @@ produce nothing: no false alarms.
 from __future__ import annotations
 
 from collections import defaultdict
-
-import numpy as np
 
 from tapeviz.recording import (
     BackwardStep,
@@ -71,16 +69,16 @@ def _explain(rec: Recording, call: GradientCall, flow: _Flow, source: TensorNode
             f"{src} a tf.Variable."), nodes=(source.key,))
     reached, path_ops = flow.path(source, target)
     if not path_ops:
-        returned = _came_back_as_constant(flow, reached, target)
-        if returned is not None:
-            computed, constant = returned
-            again = f" ({constant.title})" if constant.title else ""
+        left = next((c for c in rec.conversions if c.node in reached), None)
+        if left is not None:
+            where = f" on line {left.line} (`{left.code}`)" if left.line and left.code else ""
             return Finding("left_tensorflow", (
-                f"The path from {src} to {tgt} leaves TensorFlow: the value of "
-                f"{_name(computed)} came back as a new constant{again} (through .numpy(), "
-                "float() or NumPy math), and the tape cannot see through NumPy. Keep "
-                "the computation in TensorFlow ops inside the tape (tf.square rather than "
-                "np.square, no .numpy() or float())."), nodes=(computed.key, constant.key))
+                f"The path from {src} to {tgt} leaves TensorFlow: {_name(rec.tensors[left.node])}"
+                f" was turned into a NumPy/Python value with {left.how}{where}, and the tape "
+                "cannot see through NumPy or Python math, so it never learned how "
+                f"{tgt} depends on {src}. Keep the computation in TensorFlow ops inside the "
+                "tape (tf.square rather than np.square or **, no .numpy() or float())."),
+                nodes=(source.key, left.node))
         return Finding("disconnected", (
             f"{src} never reaches {tgt}: no recorded operation leads from {src} to {tgt}, so "
             "TensorFlow returns None (not zero) for its gradient. Check that "
@@ -166,25 +164,6 @@ class _Flow:
             if tape in op.tapes and any(n.key in seen for n in op.inputs):
                 seen.update(n.key for n in op.outputs)
         return node.id in watched or node.key in seen
-
-
-def _came_back_as_constant(flow: _Flow, reached: set[str],
-                           target: TensorNode) -> tuple[TensorNode, TensorNode] | None:
-    """A value computed from the source that reappears as a constant feeding the target."""
-    computed = [n for op in flow.ops for n in op.outputs
-                if n.key in reached and isinstance(n.value, np.ndarray)]
-    up_nodes, up_ops = flow.upstream(target)
-    candidates = [target] if target.producer is None else []
-    candidates += [n for op in flow.ops if op.index in up_ops for n in op.inputs
-                   if n.is_constant and isinstance(n.value, np.ndarray)]
-    for constant in candidates:
-        for node in computed:
-            # .numpy()[0] or float() may change the shape: compare the numbers themselves
-            same = (node.value.size == constant.value.size and node.dtype == constant.dtype
-                    and np.allclose(node.value.ravel(), constant.value.ravel()))
-            if same and node.key != constant.key:
-                return node, constant
-    return None
 
 
 def _no_gradient(step: BackwardStep | None, op: Op, reached: set[str]) -> bool:

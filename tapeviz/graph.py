@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from typing import Any
 
 import graphviz
 
@@ -56,15 +57,21 @@ def escape(text: str) -> str:
     return html.escape(text, quote=True).replace("\n", "<br/>")
 
 
-def build(rec: Recording, *, backward: bool = True, values: bool = True,
-          all_ops: bool = False, depth: int | None = None, expand: Iterable[str] = (),
-          budget: int = collapse.BUDGET, max_ops: int = collapse.MAX_OPS) -> graphviz.Digraph:
+def build(rec: Recording, **options: Any) -> graphviz.Digraph:
     """Draw ``rec``: ``backward=False`` hides the backward pass, ``values=False`` the numbers.
 
     By default Keras layers (and the user's own functions) are collapsed into boxes and
     bookkeeping ops are hidden; see :func:`tapeviz.collapse.view` for ``all_ops``, ``depth``,
     ``expand``, ``budget`` and ``max_ops``.
     """
+    return build_with_notes(rec, **options)[0]
+
+
+def build_with_notes(rec: Recording, *, backward: bool = True, values: bool = True,
+                     all_ops: bool = False, depth: int | None = None,
+                     expand: Iterable[str] = (), budget: int = collapse.BUDGET,
+                     max_ops: int = collapse.MAX_OPS) -> tuple[graphviz.Digraph, list[str]]:
+    """:func:`build`, and the notes on what the picture leaves out (also drawn in it)."""
     shown = collapse.view(rec, backward=backward, all_ops=all_ops, depth=depth, expand=expand,
                           budget=budget, max_ops=max_ops)
     marked_nodes = {key: f.kind for f in rec.diagnostics for key in f.nodes}
@@ -92,7 +99,7 @@ def build(rec: Recording, *, backward: bool = True, values: bool = True,
     if shown.notes:
         graph.attr(label="<" + "<br/>".join(escape(n) for n in shown.notes) + ">",
                    labelloc="b", fontcolor="#7f6000")
-    return graph
+    return graph, shown.notes
 
 
 def _add_region(graph: graphviz.Digraph, rec: Recording, region: int | None,

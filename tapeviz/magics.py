@@ -8,6 +8,7 @@ own traceback, and still fails the cell (so "run all" stops there, as it would).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,8 +19,9 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import Image, display
 
+from tapeviz.firewall import guarded
 from tapeviz.recording import check_text
-from tapeviz.render import FORMATS, RenderError
+from tapeviz.render import FORMATS, Notes, RenderError, output_format
 
 
 @magics_class
@@ -55,6 +57,9 @@ class TapeMagics(Magics):
     @argument("--check", action="store_true",
               help="Compare the tape's gradients of the sources with central finite "
                    "differences (small float sources) and report the largest difference.")
+    @argument("--debug", action="store_true",
+              help="If tapeviz itself fails after the cell ran, show its traceback (to "
+                   "report the bug); the cell's own output and result stay as they are.")
     @cell_magic
     def tape(self, line: str, cell: str) -> Any:
         """Run the cell unchanged and draw every TensorFlow op it executed.
@@ -70,6 +75,11 @@ class TapeMagics(Magics):
         Keras layers (and your own Python functions) are drawn as one box each, and
         bookkeeping ops (Shape, Reshape of gradients, ...) are hidden; --all-ops, --depth,
         --expand and --budget change that.
+
+        What the cell prints, returns and raises is exactly what it would without %%tape:
+        tapeviz's own notes (warnings, checks, why nothing was drawn) come as one display
+        output under the picture, never on stdout. If tapeviz itself fails, the cell still
+        ran normally and a note says so.
 
         Example:
 
@@ -89,6 +99,8 @@ class TapeMagics(Magics):
             usage = " ".join(self.tape.__doc__.split("\n\n")[1].split())  # "%%tape [--name..."
             raise UsageError(f"{error}\nUsage: {usage}\nSee %%tape? for what each option "
                              "does.") from None
+        if args.output:
+            _check_output(args.output, args.format)
         from tapeviz.recorder import record
 
         shell = self.shell
@@ -100,14 +112,8 @@ class TapeMagics(Magics):
         shell.user_ns["_tape"] = recording
         if args.name:
             shell.user_ns[args.name] = recording
-
-        options = {"backward": not args.no_backward, "values": not args.no_values,
-                   "all_ops": args.all_ops, "depth": args.depth, "expand": args.expand,
-                   "budget": args.budget}
-        if args.output:
-            _save(recording.draw(**options), args.output, args.format)
-        if not args.quiet and cell_run.ran:
-            _show(recording, args.format, options)
+        if cell_run.ran:
+            _present(recording, args)
         return cell_run.value_or_raise()
 
 
@@ -176,35 +182,77 @@ def _run_cell(shell: Any, cell: str) -> _CellRun:
     return run
 
 
-def _show(recording: Any, fmt: str, options: dict[str, Any]) -> None:
-    if not recording.ops:
-        print("%%tape: this cell ran no TensorFlow op, so there is nothing to draw.")
+def _check_output(path: str, fmt: str) -> None:
+    """Refuse a bad --output before the cell runs, so nothing is lost."""
+    try:
+        output_format(path, _format_of(path, fmt))
+    except RenderError as error:
+        raise UsageError(f"%%tape --output {path}: {error}") from None
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise UsageError(f"%%tape --output {path}: the folder {folder!r} does not exist. "
+                         "Create it first, or give a path in an existing folder.")
+
+
+def _format_of(path: str, fmt: str) -> str | None:
+    """--format names the file's format only when the file name has no extension."""
+    return fmt if "." not in os.path.basename(path) else None
+
+
+def _present(recording: Any, args: Any) -> None:
+    """Show (and save) the picture and one note under it; a failure here is only a note."""
+    before = len(recording.internal_errors)  # the recording's own come first
+    notes = list(recording.notes)
+    drawn = False
+    with guarded(recording.internal_errors, "drawing"):
+        drawing = recording.draw(backward=not args.no_backward, values=not args.no_values,
+                                 all_ops=args.all_ops, depth=args.depth, expand=args.expand,
+                                 budget=args.budget)
+        notes = drawing.notes  # the recording's notes, and what the picture leaves out
+        if args.output:
+            notes += _save(drawing, args.output, args.format)
+        if not args.quiet and recording.ops:
+            notes += _show_graph(drawing, args.format)
+        drawn = True
+    if args.quiet:
         return
-    _show_graph(recording, fmt, options)
-    if fmt != "text":  # the text summary already lists them
-        for finding in recording.diagnostics:
-            print(f"\N{WARNING SIGN} {finding.kind}: {finding.message}")
-        for name, result in recording.checks.items():
-            print(f"gradient check {name}: {check_text(result)}")
+    if args.format != "text":  # the text summary already lists them
+        notes += [f"\N{WARNING SIGN} {finding.kind}: {finding.message}"
+                  for finding in recording.diagnostics]
+        notes += [f"gradient check {name}: {check_text(result)}"
+                  for name, result in recording.checks.items()]
+    # errors while the cell ran only mean a partial picture: the recording's notes say so
+    failed = [e for e in recording.internal_errors[:before] if e.stage != "recording"]
+    failed += recording.internal_errors[before:]
+    if failed:
+        notes.append(f"tapeviz could not {'finish' if drawn else 'draw'} this cell "
+                     f"({failed[0].kind} in {failed[0].stage}); your cell ran normally; "
+                     "`_tape` holds what was recorded; please report this with "
+                     "`%%tape --debug`.")
+    if notes:
+        display(Notes(notes, "\n".join(e.traceback for e in failed) if args.debug else ""))
 
 
-def _show_graph(recording: Any, fmt: str, options: dict[str, Any]) -> None:
-    drawing = recording.draw(**options)
+def _show_graph(drawing: Any, fmt: str) -> list[str]:
+    """Show the picture in ``fmt``; returns notes on what could not be shown."""
     if fmt == "svg":
         display(drawing)
     elif fmt == "png":
         try:
             display(Image(drawing.png()))
         except RenderError as error:
-            print(f"%%tape could not draw a PNG: {error}\n\nDOT source:\n{drawing.source}")
+            display(drawing)  # its text and DOT source say what failed, and how to fix it
+            return [f"%%tape could not draw a PNG: {error}"]
     elif fmt == "dot":
-        print(drawing.source)
+        print(drawing.source)  # the user asked for text
     else:
         print(drawing.text)
+    return []
 
 
-def _save(drawing: Any, path: str, fmt: str) -> None:
+def _save(drawing: Any, path: str, fmt: str) -> list[str]:
     try:
-        drawing.save(path, fmt if "." not in path.rsplit("/", 1)[-1] else None)
+        drawing.save(path, _format_of(path, fmt))
     except (RenderError, OSError) as error:
-        raise UsageError(f"%%tape --output {path}: {error}") from None
+        return [f"%%tape could not write {path}: {error}"]
+    return []

@@ -7,6 +7,7 @@ small values and summaries of big ones (never big copies), tracks which tapes an
 
 from __future__ import annotations
 
+import linecache
 import os
 import sys
 import sysconfig
@@ -18,9 +19,11 @@ import numpy as np
 import tensorflow as tf
 
 from tapeviz import _tfhooks, gradients
+from tapeviz.firewall import guarded, internal_error
 from tapeviz.recording import (
     ASSIGN_OPS,
     BackwardStep,
+    Conversion,
     GradientCall,
     Op,
     Recording,
@@ -201,6 +204,18 @@ class Recorder:
             _remove_last(self._regions, step.id)
             step.downstream = [self._input(*g) if g else None for g in downstream]
 
+    def on_left_tensorflow(self, tensor_id: int, how: str) -> None:
+        """A value taken out of TensorFlow inside a tape: where the tape stops seeing it."""
+        node = self.recording.tensors.get(f"t{tensor_id}")
+        if node is None or not self._active_tapes:
+            return
+        frame = sys._getframe(1)
+        while frame is not None and not self._user_code[frame.f_code]:
+            frame = frame.f_back
+        line = frame.f_lineno if frame is not None else None
+        code = linecache.getline(frame.f_code.co_filename, line).strip() if line else ""
+        self.recording.conversions.append(Conversion(node.key, how, line, code))
+
     def on_layer_start(self, layer: Any) -> None:
         scope = Scope(id=self._new_region(), kind="layer", cls=type(layer).__name__,
                       name=str(getattr(layer, "name", type(layer).__name__)))
@@ -274,8 +289,8 @@ class Recorder:
 
     def _output(self, tensor_id: int, tensor: Any, op: Op) -> TensorNode:
         dtype, shape, array = _tfhooks.tensor_info(tensor, self._values_left > 0)
-        if dtype == "resource":  # VarHandleOp: a new variable's first version
-            node = self._new_version(tensor_id, value=None)
+        if op.type == "VarHandleOp":  # a new variable's first version (other resources, such
+            node = self._new_version(tensor_id, value=None)  # as tf.data iterators, are not)
         else:
             node = self._node(tensor_id, "op_output", dtype, shape, array, tensor)
         node.producer = op
@@ -380,6 +395,9 @@ class record:  # noqa: N801 - used like a function: `with tapeviz.record() as re
     the namespace at the end) with respect to ``sources`` (names); ``check=True`` compares
     them with finite differences. ``max_ops`` caps the recording (the code runs on).
 
+    A bug in tapeviz never breaks the block: it ends up in ``rec.internal_errors`` (and the
+    summary) instead; ``debug=True`` raises it, with tapeviz's traceback.
+
     >>> import tapeviz, tensorflow as tf
     >>> with tapeviz.record() as rec:
     ...     y = tf.constant(2.0) * 3.0
@@ -389,8 +407,9 @@ class record:  # noqa: N801 - used like a function: `with tapeviz.record() as re
 
     def __init__(self, namespace: Mapping[str, Any] | None = None, *,
                  target: str | None = None, sources: Sequence[str] | str | None = None,
-                 check: bool = False, max_ops: int = MAX_OPS) -> None:
+                 check: bool = False, max_ops: int = MAX_OPS, debug: bool = False) -> None:
         self._namespace = namespace
+        self._debug = debug
         self._target = target
         self._sources = [sources] if isinstance(sources, str) else list(sources or [])
         self._check = check
@@ -421,17 +440,23 @@ class record:  # noqa: N801 - used like a function: `with tapeviz.record() as re
             namespace = {**self._frame.f_globals, **self._frame.f_locals}
             self._frame = None
         recorder = self._recorder
+        rec = recorder.recording
         recorder.release_frames()
-        recorder.finish(namespace or {})
-        gradients.analyze(recorder.recording, namespace or {}, target=self._target,
-                          sources=self._sources, check_sources=self._check,
-                          live=recorder.live, attrs=recorder.attrs, own_tape=self._own_tape,
-                          summarize=summarize)
-        recorder.live.clear()  # what --target/--check kept alive is not needed any more
-        recorder.attrs.clear()
-        self._own_tape = None
+        try:
+            with guarded(rec.internal_errors, "naming", self._debug):
+                recorder.finish(namespace or {})
+            with guarded(rec.internal_errors, "gradients", self._debug):
+                gradients.analyze(rec, namespace or {}, target=self._target,
+                                  sources=self._sources, check_sources=self._check,
+                                  live=recorder.live, attrs=recorder.attrs,
+                                  own_tape=self._own_tape, summarize=summarize)
+        finally:
+            recorder.live.clear()  # what --target/--check kept alive is not needed any more
+            recorder.attrs.clear()
+            self._own_tape = None
         if self._errors:
-            self._recorder.recording.notes.append(
+            rec.internal_errors += [internal_error(e, "recording") for e in self._errors]
+            rec.notes.append(
                 f"tapeviz missed part of this cell ({len(self._errors)} internal errors, first: "
                 f"{self._errors[0]!r}); the cell itself ran normally. Please report this.")
 

@@ -29,6 +29,7 @@ import numpy as np
 Phase = Literal["forward", "backward"]
 Kind = Literal["variable", "constant", "op_output"]
 INLINE = 8  # values with more elements are shown as a summary
+AGREE = 0.01  # --check: tape and finite differences closer than this agree (float32 noise)
 
 # ops that write a variable, by the tf.Variable method that runs them
 ASSIGN_OPS = {"AssignVariableOp": "assign", "AssignAddVariableOp": "assign_add",
@@ -47,8 +48,8 @@ class Summary:
 
     def __str__(self) -> str:
         about = "~" if self.sampled else ""
-        return (f"{about}min {self.min:.3g} {about}mean {self.mean:.3g} "
-                f"{about}max {self.max:.3g}")
+        low, mean, high = (x + 0.0 for x in (self.min, self.mean, self.max))  # no "-0"
+        return f"{about}min {low:.3g} {about}mean {mean:.3g} {about}max {high:.3g}"
 
 
 @dataclass(eq=False, slots=True)
@@ -203,6 +204,29 @@ class Finding:
     ops: tuple[int, ...] = ()    # indices of the ops to mark
 
 
+@dataclass(frozen=True)
+class Conversion:
+    """A recorded tensor's value taken out of TensorFlow inside a tape (``.numpy()``, ...)."""
+
+    node: str          # key of the tensor node converted
+    how: str           # ".numpy()", "float()", ...
+    line: int | None   # the line of the user's code that did it, and its text
+    code: str = ""
+
+
+@dataclass(frozen=True)
+class InternalError:
+    """A bug in tapeviz itself, caught so that the user's code runs on unchanged."""
+
+    stage: str         # "recording", "naming", "gradients", "graph building", ...
+    kind: str          # the exception's type, e.g. "IndexError"
+    message: str
+    traceback: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} in {self.stage}: {self.message}"
+
+
 @dataclass(eq=False)
 class Recording:
     """Everything recorded by :func:`tapeviz.record` or ``%%tape``."""
@@ -218,6 +242,8 @@ class Recording:
     target: TensorNode | None = None  # what .grad is the gradient of
     notes: list[str] = field(default_factory=list)
     truncated: bool = False
+    conversions: list[Conversion] = field(default_factory=list)
+    internal_errors: list[InternalError] = field(default_factory=list)
 
     # -- lookups -----------------------------------------------------------------------------
     def named(self, name: str) -> TensorNode:
@@ -262,9 +288,11 @@ class Recording:
 
     def draw(self, **options: Any):
         """A :class:`tapeviz.render.Drawing`: shows itself in notebooks, saves to files."""
+        from tapeviz.graph import build_with_notes
         from tapeviz.render import Drawing
 
-        return Drawing(self.to_dot(**options), self.summary())
+        graph, notes = build_with_notes(self, **options)
+        return Drawing(graph.source, self.summary(), notes=notes)
 
     def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
         return self.draw()._repr_mimebundle_(include, exclude)
@@ -297,6 +325,7 @@ class Recording:
         lines += [f"check {name}: {check_text(diff)}" for name, diff in self.checks.items()]
         lines += [f"{finding.kind}: {finding.message}" for finding in self.diagnostics]
         lines.extend(self.notes)
+        lines += [f"internal error: {error}" for error in self.internal_errors]
         head = f"tapeviz recording: {len(self.ops)} ops"
         return "\n".join([head, *("  " + line for line in lines)])
 
@@ -310,7 +339,14 @@ def describe(node: TensorNode) -> str:
 
 
 def format_value(value: np.ndarray | Summary | None) -> str:
-    """Numbers as a learner reads them: ``3.0``, ``[1. 2.]``, or a summary for big tensors."""
+    """Numbers as a learner reads them: ``3.0``, ``[1.0 2.0]``, or a summary for big tensors.
+
+    Floats show 4 significant digits, never a signed zero: the same text on every CPU, where
+    float32 rounding may differ in the last digits.
+
+    >>> format_value(np.array([0.36151248, -0.0, 6.0], dtype=np.float32))
+    '[0.3615 0.0 6.0]'
+    """
     if value is None:
         return ""
     if isinstance(value, Summary):
@@ -320,16 +356,31 @@ def format_value(value: np.ndarray | Summary | None) -> str:
         return str(Summary(min=float(flat.min()), mean=float(flat.mean()),
                            max=float(flat.max()), first=tuple(flat[:4].tolist())))
     if not value.ndim:
-        return str(value[()])
-    with np.printoptions(precision=4, suppress=True):
-        return " ".join(np.array2string(value, separator=" ").split())
+        return format_number(value[()]) if value.dtype.kind == "f" else str(value[()])
+    text = np.array2string(value, separator=" ", formatter={"float_kind": format_number})
+    return " ".join(text.split())
+
+
+def format_number(x: float) -> str:
+    """``0.3615``, ``6.0``, ``2.3e-08``: 4 significant digits, no signed zero."""
+    x = float(x) + 0.0  # -0.0 + 0.0 is 0.0: a signed zero means nothing to a learner
+    if x != 0 and np.isfinite(x) and not 1e-4 <= abs(x) < 1e4:
+        return np.format_float_scientific(x, precision=3, trim="-")
+    return np.format_float_positional(x, precision=4, fractional=False, trim="0")
 
 
 def check_text(diff: float | str) -> str:
-    """``"max |tape - finite differences| = 3e-05"``, or why a source was not checked."""
+    """``"max |tape - finite differences| < 0.01: they agree"``, or why it was not checked.
+
+    A difference that small is float32 rounding (its digits vary between CPUs), so it is
+    shown as a bound; a bigger one is shown as it is.
+    """
     if isinstance(diff, str):
         return diff
-    return f"max |tape - finite differences| = {diff:.2g}"
+    if diff < AGREE:
+        return f"max |tape - finite differences| < {AGREE}: they agree"
+    return (f"max |tape - finite differences| = {format_number(diff)}: they differ; check "
+            "the gradient (or the step size of the finite differences)")
 
 
 def _names(nodes: list[TensorNode | None]) -> str:

@@ -17,12 +17,17 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
+
+from tapeviz.graph import escape
 
 Engine = Literal["auto", "pure", "system"]
 FORMATS = ("svg", "png", "dot", "text")
 TIMEOUT_S = 60
+NOTES_STYLE = ("font-family:sans-serif;font-size:12px;color:#7f6000;background:#fffbea;"
+               "border-left:3px solid #f1c232;padding:4px 8px;margin-top:4px")
 
 INSTALL_HINT = ("Install an engine with `pip install graphviz-pure` (no system packages needed)"
                 " or your system's Graphviz (`apt install graphviz`, `brew install graphviz`,"
@@ -76,10 +81,12 @@ class Drawing:
     True
     """
 
-    def __init__(self, dot_source: str, text: str, engine: Engine | None = None) -> None:
+    def __init__(self, dot_source: str, text: str, engine: Engine | None = None,
+                 notes: Sequence[str] = ()) -> None:
         self.source = dot_source
         self.text = text
         self.engine = engine
+        self.notes = list(notes)  # what the picture leaves out, and why
 
     def svg(self) -> str:
         return render(self.source, "svg", self.engine).decode()
@@ -90,10 +97,7 @@ class Drawing:
     def save(self, path: str | os.PathLike[str], fmt: str | None = None) -> Path:
         """Write the picture; the format comes from ``fmt`` or the file's extension."""
         path = Path(path)
-        fmt = fmt or {".gv": "dot", ".txt": "text"}.get(path.suffix, path.suffix.lstrip("."))
-        if fmt not in FORMATS:
-            raise RenderError(f"Cannot write {path.name}: unknown format {fmt!r}. "
-                              f"Use one of {', '.join(FORMATS)} (or the .gv/.txt extensions).")
+        fmt = output_format(path, fmt)
         content = {"svg": self.svg, "png": self.png, "dot": lambda: self.source,
                    "text": lambda: self.text}[fmt]()
         path.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -108,6 +112,41 @@ class Drawing:
 
     def __repr__(self) -> str:
         return self.text
+
+
+def output_format(path: str | os.PathLike[str], fmt: str | None = None) -> str:
+    """The format to write ``path`` in: ``fmt``, else from its extension; else RenderError."""
+    path = Path(path)
+    fmt = fmt or {".gv": "dot", ".txt": "text"}.get(path.suffix, path.suffix.lstrip("."))
+    if fmt not in FORMATS:
+        raise RenderError(f"Cannot write {path.name}: unknown format {fmt!r}. "
+                          f"Use one of {', '.join(FORMATS)} (or the .gv/.txt extensions).")
+    return fmt
+
+
+class Notes:
+    """tapeviz's own words under a picture: one display output, never the cell's stdout.
+
+    >>> html = Notes(["<b> is escaped"])._repr_mimebundle_()["text/html"]
+    >>> "<li>&lt;b&gt; is escaped</li>" in html
+    True
+    """
+
+    def __init__(self, lines: Sequence[str], details: str = "") -> None:
+        self.lines = list(lines)
+        self.details = details  # e.g. tapeviz's traceback, with --debug
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
+        text = "\n".join(self.lines + ([self.details] if self.details else []))
+        items = "".join(f"<li>{escape(line)}</li>" for line in self.lines)
+        details = (f"<details><summary>tapeviz traceback</summary><pre>"
+                   f"{escape(self.details)}</pre></details>" if self.details else "")
+        return {"text/plain": text,
+                "text/html": f'<div class="tapeviz-notes" style="{NOTES_STYLE}"><ul '
+                             f'style="margin:0;padding-left:1.2em">{items}</ul>{details}</div>'}
+
+    def __repr__(self) -> str:
+        return self._repr_mimebundle_()["text/plain"]
 
 
 def _which(program: str) -> str | None:

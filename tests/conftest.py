@@ -30,3 +30,11 @@ def run_tape(ipython):
         return ipython.user_ns["_tape"], result, captured
 
     return run
+
+
+def notes_of(captured) -> str:
+    """The text of tapeviz's note under the picture (a display output), or "" if none."""
+    notes = [o.data["text/plain"] for o in captured.outputs
+             if o.data.get("text/html", "").startswith('<div class="tapeviz-notes"')]
+    assert len(notes) <= 1, "tapeviz shows at most one note per cell"
+    return notes[0] if notes else ""

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 import tapeviz
 
+from .conftest import notes_of
 from .examples import EXAMPLE_1, EXAMPLE_2
 
 
@@ -121,6 +122,42 @@ def test_each_diagnostic_is_found_and_marked(kind):
     assert f"&#9888; {kind}" in dot and 'penwidth=3' in dot
 
 
+@pytest.mark.parametrize("leaves", [
+    "tf.constant(x.numpy() ** 2)",       # NumPy math on the value: it never comes back unchanged
+    "tf.constant(float(x) * 2.0)",
+    "tf.constant(np.square(x))",
+    "tf.square(tf.constant(x.numpy()))",
+])
+def test_leaving_tensorflow_is_seen_where_it_happens(leaves):
+    rec, ns = record_source("x = tf.Variable(3.0)\n"
+                            "with tf.GradientTape() as tape:\n"
+                            f"    y = {leaves}\n"
+                            "grad = tape.gradient(y, x)\n")
+    assert ns["grad"] is None
+    assert kinds(rec) == ["left_tensorflow"]
+    assert "x was turned into a NumPy/Python value with" in rec.diagnostics[0].message
+
+
+def test_the_magic_names_the_line_where_the_value_left_tensorflow(run_tape):
+    rec, result, out = run_tape("v = tf.Variable(3.0)\n"
+                                "with tf.GradientTape() as tape:\n"
+                                "    y = tf.constant(v.numpy() ** 2)\n"
+                                "g = tape.gradient(y, v)\n", "")
+    assert result.success and out.stdout == ""
+    assert kinds(rec) == ["left_tensorflow"]
+    assert "with .numpy() on line 3 (`y = tf.constant(v.numpy() ** 2)`)" in notes_of(out)
+
+
+def test_converting_values_outside_a_tape_is_not_a_finding():
+    rec, _ = record_source("x = tf.Variable(3.0)\n"
+                           "start = x.numpy()\n"
+                           "with tf.GradientTape() as tape:\n"
+                           "    y = x * x\n"
+                           "print_me = float(y)\n"
+                           "grad = tape.gradient(y, x)\n")
+    assert rec.conversions == [] and rec.diagnostics == []
+
+
 def test_stop_recording_is_outside_the_tape():
     rec, ns = record_source(
         "x = tf.Variable(2.0)\n"
@@ -163,7 +200,7 @@ def test_gradient_check_agrees_on_a_two_layer_mlp():
     assert all(isinstance(diff, float) and diff < 1e-2 for diff in rec.checks.values()), \
         rec.checks
     assert rec.diagnostics == []  # a correct cell: no false alarms
-    assert "check W1: max |tape - finite differences|" in rec.summary()
+    assert "check W1: max |tape - finite differences| < 0.01: they agree" in rec.summary()
 
 
 def test_gradient_check_explains_what_it_skips():
@@ -198,12 +235,13 @@ def test_annotation_changes_nothing_the_user_sees(ipython):
                                ipython.user_ns["grads"][1].numpy())
 
 
-def test_magic_prints_the_diagnosis_under_the_picture(run_tape):
+def test_magic_shows_the_diagnosis_under_the_picture_not_on_stdout(run_tape):
     _, result, out = run_tape(CASES["unwatched"][0], "")
-    assert result.success
-    assert "\N{WARNING SIGN} unwatched: x is a constant tensor" in out.stdout
-    assert "tape.watch(x)" in out.stdout
-    assert out.outputs and "image/svg+xml" in out.outputs[0].data
+    assert result.success and out.stdout == ""
+    notes = notes_of(out)
+    assert "\N{WARNING SIGN} unwatched: x is a constant tensor" in notes
+    assert "tape.watch(x)" in notes
+    assert len(out.outputs) == 2 and "image/svg+xml" in out.outputs[0].data  # picture, note
 
 
 def test_unknown_target_or_sources_are_explained():

@@ -130,3 +130,18 @@ def test_user_strings_are_escaped_in_dot_and_svg():
 @pytest.mark.parametrize("text", ["a&b", "<b>", '"', "\n", "{}", "]]>"])
 def test_escape_leaves_no_markup(text):
     assert not set(escape(text)) & set('<>"') or escape(text) == "<br/>"
+
+
+def test_values_never_show_a_signed_zero_nor_float32_noise():
+    import numpy as np
+
+    from tapeviz.recording import Summary, format_value
+
+    assert format_value(np.array(-0.0, dtype=np.float32)) == "0.0"
+    assert format_value(np.array([-0.0, 1.5], dtype=np.float32)) == "[0.0 1.5]"
+    assert str(Summary(min=-0.0, mean=-0.0, max=-0.0, first=())) == "min 0 mean 0 max 0"
+    assert format_value(np.array(0.30000001192092896, dtype=np.float32)) == "0.3"
+    assert format_value(np.array(1.9660802, dtype=np.float32)) == "1.966"
+    assert format_value(np.array([2.3e-08, 12345.678, 3], dtype=np.float32)) == \
+        "[2.3e-08 1.235e+04 3.0]"
+    assert format_value(np.array([1, 2], dtype=np.int32)) == "[1 2]"

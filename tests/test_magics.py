@@ -5,6 +5,7 @@ import pytest
 import tapeviz
 from tapeviz import _tfhooks
 
+from .conftest import notes_of
 from .examples import EXAMPLE_1, EXAMPLE_2
 
 REFERENCE_1 = ("tf.Tensor(6.0, shape=(), dtype=float32)\n"
@@ -114,10 +115,10 @@ def test_no_backward_option_hides_backward_ops(run_tape):
     assert "Square" in out.stdout and "backward:" not in out.stdout
 
 
-def test_a_cell_without_tensorflow_gets_a_one_line_note(run_tape):
+def test_a_cell_without_tensorflow_gets_a_one_line_note_not_on_stdout(run_tape):
     rec, result, out = run_tape("x = 1 + 1", "")
-    assert result.success and rec.ops == []
-    assert out.stdout == "%%tape: this cell ran no TensorFlow op, so there is nothing to draw.\n"
+    assert result.success and rec.ops == [] and out.stdout == ""
+    assert notes_of(out) == "This cell ran no TensorFlow op, so there is nothing to draw."
 
 
 def test_a_training_loop_of_tens_of_thousands_of_ops_still_finishes(ipython, run_tape):

@@ -221,3 +221,46 @@ def test_values_are_kept_for_the_first_tensors_and_the_named_ones(monkeypatch):
     assert rec.named("total").value == 30.0  # named ones get theirs at the end
     assert rec.named("w").value == 30.0
     assert "Values were kept for the first 10 tensors" in rec.summary()
+
+
+def test_keras_fit_records_and_draws_collapsed():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    x = np.random.rand(16, 3).astype("float32")
+    y = np.random.rand(16, 1).astype("float32")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    with tapeviz.record() as rec:
+        model.fit(x, y, epochs=2, batch_size=len(x), verbose=0)
+    iterators = [op.outputs[0] for op in rec.ops if op.type == "AnonymousIteratorV3"]
+    assert iterators and not any(node.is_variable for node in iterators)  # not a variable
+    steps = [op for op in rec.ops if op.function and "step_on_iterator" in op.function]
+    assert len(steps) == 2  # one tf.function call per epoch, one batch each
+    dot = rec.to_dot()
+    assert "step_on_iterator()" in dot and rec.internal_errors == []
+
+
+def test_savedmodel_with_custom_gradients_saves_as_without_tapeviz(tmp_path):
+    @tf.custom_gradient
+    def clip_gradients(y):
+        def backward(dy):
+            return tf.clip_by_norm(dy, 0.5)
+        return y, backward
+
+    class Module(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec(None)])
+        def call_custom_grad(self, x):
+            return clip_gradients(x)
+
+    options = tf.saved_model.SaveOptions(experimental_custom_gradients=True)
+    with tapeviz.record() as rec:
+        tf.saved_model.save(Module(), str(tmp_path), options=options)
+        loaded = tf.saved_model.load(str(tmp_path))
+        x = tf.constant(2.0)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            out = loaded.call_custom_grad(x)
+        grad = tape.gradient(out, x)
+    assert float(out) == 2.0 and float(grad) == 0.5  # the custom gradient was saved
+    assert rec.internal_errors == []
