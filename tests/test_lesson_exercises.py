@@ -3,7 +3,7 @@
 An exercise is two code cells and a solution:
 
 - the **answer cell**, tagged ``exercise``: what the learner fills in, stored unanswered
-  (``my_answer = None``, or a function whose body is still ``return None``);
+  (``my_answer = None``, a function whose body is still ``return None``, or code to fix);
 - the **check cell**, tagged ``check``: it prints "... first, then run this cell again" while
   there is no answer, and otherwise asserts with a helpful message and prints "right! ...";
 - the **solution**: the first ```python block inside a ``<details>`` block of the next markdown
@@ -13,6 +13,7 @@ The static tests read the stored notebooks. ``test_solutions_pass_their_checks``
 lesson with every answer cell replaced by its solution and requires every check to say right.
 """
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +38,20 @@ class Exercise:
     check: int  # index of the check cell
     solution: str
 
-    def is_coding(self, notebook: dict) -> bool:
-        """True when the learner writes code, not only a value: a function, a fix, a model."""
-        lines = [line for line in source(notebook["cells"][self.answer]).splitlines()
-                 if line.strip() and not line.lstrip().startswith("#")]
-        return not all(ANSWER_NAME.match(line) for line in lines)
+    def is_coding(self) -> bool:
+        """True when the learner writes code, not only a value: a function, a fix, a model.
+
+        A value exercise's solution only assigns numbers, strings, tuples or lists (arithmetic
+        allowed) to names; anything else (a ``def``, a call, a loop) is code.
+        """
+        return not all(isinstance(statement, ast.Assign) and _is_plain_value(statement.value)
+                       for statement in ast.parse(self.solution).body)
+
+
+def _is_plain_value(node: ast.AST) -> bool:
+    plain = (ast.Constant, ast.Tuple, ast.List, ast.BinOp, ast.UnaryOp, ast.operator,
+             ast.unaryop, ast.Load)
+    return all(isinstance(child, plain) for child in ast.walk(node))
 
 
 def exercises(notebook: dict) -> list[Exercise]:
@@ -76,7 +86,7 @@ def test_every_lesson_has_exercises_with_checks_and_solutions(lesson):
     found = exercises(notebook)
     assert found, f"{lesson.name} has no cell tagged 'exercise'"
     if lesson_number(lesson) >= 2:
-        assert any(exercise.is_coding(notebook) for exercise in found), \
+        assert any(exercise.is_coding() for exercise in found), \
             f"{lesson.name} has no coding exercise (one where the learner writes code)"
 
 
