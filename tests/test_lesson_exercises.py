@@ -22,8 +22,16 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.lesson_notebooks import (LESSONS, LESSONS_DIR, code_cells, load, output_texts,
-                                    source, stdout, tags)
+from tests.lesson_notebooks import (
+    LESSONS,
+    LESSONS_DIR,
+    code_cells,
+    load,
+    output_texts,
+    source,
+    stdout,
+    tags,
+)
 
 UNANSWERED = "then run this cell again"
 RIGHT = "right!"
