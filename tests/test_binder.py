@@ -93,8 +93,9 @@ def check_binder(tmp_path):
     prefix, tapeviz_file = run("importing tapeviz", [python, "-c", PROBE], env=env, cwd=home,
                                timeout=300).splitlines()
     assert Path(prefix) == env_dir, f"the venv's python reports sys.prefix {prefix}"
-    assert Path(tapeviz_file).is_relative_to(repo), (
-        f"postBuild should install the repository's tapeviz, but {tapeviz_file} was imported")
+    assert Path(tapeviz_file).is_relative_to(env_dir), (  # installed, not the repo's folder
+        f"postBuild should install tapeviz into the environment, but {tapeviz_file} was "
+        "imported")
 
     # Execute the lesson with the venv's nbconvert and kernel. A first cell is added that
     # prints where the kernel runs, so a kernel from another environment can't pass unnoticed.

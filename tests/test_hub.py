@@ -250,7 +250,10 @@ class Student:
     def run_notebook(self, path: str) -> list[tuple[dict, list[dict]]]:
         """Execute every code cell through a kernel's websocket: (cell, outputs) pairs."""
         notebook = self.rest("GET", f"/contents/{path}?content=1")["content"]
-        kernel = self.rest("POST", "/kernels", json={"name": "python3"})
+        # as JupyterLab opens it: a session whose kernel starts in the notebook's folder
+        session = self.rest("POST", "/sessions", json={
+            "path": path, "type": "notebook", "name": "", "kernel": {"name": "python3"}})
+        kernel = session["kernel"]
         cookies = "; ".join(f"{c.name}={c.value}" for c in self.session.cookies
                             if f"/user/{self.name}/".startswith(c.path) or c.path == "/")
         url = self.base.replace("http://", "ws://") + f"/api/kernels/{kernel['id']}/channels"
@@ -263,7 +266,7 @@ class Student:
             return ran
         finally:
             channel.close()
-            self.rest("DELETE", f"/kernels/{kernel['id']}")
+            self.rest("DELETE", f"/sessions/{session['id']}")
 
 
 def execute(channel, code: str) -> list[dict]:

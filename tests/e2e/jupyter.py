@@ -434,13 +434,20 @@ def tape_cell_problems(cell: Cell) -> list[str]:
     options = cell.tape_options
     if options is None or "--quiet" in options or _option(options, "--format", "svg") != "svg":
         return []
-    summaries = [output_text(out.get("data", {}), "text/plain") for out in cell.outputs
-                 if out.get("output_type") == "display_data"
-                 and output_text(out.get("data", {}), "text/plain").startswith("tapeviz")]
+    displays = [out.get("data", {}) for out in cell.outputs
+                if out.get("output_type") == "display_data"]
+    # tapeviz's note under the picture: why nothing was drawn, diagnostics, its own failures
+    is_note = [output_text(data, "text/html").startswith('<div class="tapeviz-notes"')
+               for data in displays]
+    labelled = list(zip(displays, is_note, strict=True))
+    notes = [output_text(d, "text/plain") for d, note in labelled if note]
+    summaries = [output_text(d, "text/plain") for d, note in labelled
+                 if not note and output_text(d, "text/plain").startswith("tapeviz")]
     drawn = [s for s in summaries if s.startswith("tapeviz recording:")]
     problems = [f"cell {cell.index}: tapeviz could not draw: {_indent(s)}"
-                for s in summaries if "could not draw" in s]
-    if not summaries and not any(o.get("output_type") == "error" for o in cell.outputs):
+                for s in summaries + notes if "could not draw" in s or "could not finish" in s]
+    if not (summaries or notes) and not any(o.get("output_type") == "error"
+                                           for o in cell.outputs):
         problems.append(f"cell {cell.index}: %%tape showed no graph summary")
     if len(cell.svg_images) != len(drawn):
         problems.append(f"cell {cell.index}: {len(drawn)} recordings but "

@@ -187,6 +187,19 @@ def test_tape_cells_need_one_image_per_recording():
     assert Cell(0, "code", "x = 1\n%%tape", [], 1, [], []).tape_options is None
 
 
+def test_a_note_saying_why_nothing_was_drawn_is_enough_but_a_failure_is_not():
+    def note(text):
+        return {"output_type": "display_data", "metadata": {},
+                "data": {"text/plain": text, "text/html": '<div class="tapeviz-notes">...'}}
+
+    quiet = note("This cell ran no TensorFlow op, so there is nothing to draw.")
+    assert tape_cell_problems(tape_cell([quiet], [])) == []
+    failed = note("tapeviz could not draw this cell (IndexError in graph building); ...")
+    assert tape_cell_problems(tape_cell([failed], [])) == [
+        "cell 3: tapeviz could not draw:     tapeviz could not draw this cell (IndexError in "
+        "graph building); ..."]
+
+
 def test_stage_notebook_strips_outputs_and_appends_the_sentinel(tmp_path: Path):
     source = FIXTURES / "stepper.ipynb"
     before = source.read_bytes()
