@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import re
 import sys
 import threading
@@ -95,6 +96,15 @@ def tensor_info(tensor: EagerTensor, with_array: bool = True) -> tuple[str, tupl
     return dtype, tensor._shape_tuple(), tensor._numpy() if wanted else None
 
 
+def tensor_nbytes(tensor: EagerTensor) -> int:
+    """The bytes an eager tensor's value takes, from its shape and dtype (no read)."""
+    return math.prod(tensor._shape_tuple()) * _ITEMSIZES.get(tensor._datatype_enum(), 8)
+
+
+def tape_is_persistent(tape: Any) -> bool:
+    return bool(getattr(tape, "_persistent", False))
+
+
 def read_unseen(handle: EagerTensor, dtype: Any) -> EagerTensor | None:
     """A variable's value now, read by no tape; None if it has none yet (being created)."""
     try:
@@ -113,6 +123,8 @@ class _DtypeNames(dict):
 
 
 _DTYPE_NAMES = _DtypeNames()
+# bytes per element by DT_* enum: float16/32/64, int8/16/32/64, uint8, bool, bfloat16
+_ITEMSIZES = {19: 2, 1: 4, 2: 8, 6: 1, 5: 2, 3: 4, 9: 8, 4: 1, 10: 1, 14: 2}
 
 
 class _TypeTest(dict):
