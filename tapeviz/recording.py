@@ -260,6 +260,20 @@ class Recording:
         args = ", ".join(_names(part) for part in (region.targets, region.sources))
         return f"{tape}.{region.method}({args})"
 
+    # -- files -------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        """Everything recorded, as JSON text (see :mod:`tapeviz.serialize`)."""
+        from tapeviz.serialize import dumps
+
+        return dumps(self)
+
+    @classmethod
+    def from_json(cls, text: str) -> Recording:
+        """The Recording :meth:`to_json` wrote; no TensorFlow needed."""
+        from tapeviz.serialize import loads
+
+        return loads(text)
+
     # -- views -------------------------------------------------------------------------------
     def to_digraph(self, **options: Any):
         """A ``graphviz.Digraph`` of the recording. Options: see :func:`tapeviz.graph.build`."""
