@@ -332,9 +332,12 @@ def _observed_lookup(sink: HookSink, mine: Callable[[], bool]) -> Callable[[str]
         grad_fn = original(self, name)
         # only the eager tape's lookups: graph-mode callers (tf.function, SavedModel's
         # gradient tracing) must get exactly what TensorFlow registered
-        if (self is not gradients or caller(1).f_code is not eager_tape or not mine()
+        frame = caller(1)
+        if (self is not gradients or frame.f_code is not eager_tape or not mine()
                 or not context.executing_eagerly()):  # not a tape inside a tf.function
             return grad_fn
+        # no gradient function (NotDifferentiable): what _gradient_function returns then
+        nothing = None if grad_fn else [None] * frame.f_locals["num_inputs"]
 
         def differentiate(op: Any, *out_grads: Any) -> Any:
             # inputs or outputs are None for ops whose gradient does not need them
@@ -342,8 +345,7 @@ def _observed_lookup(sink: HookSink, mine: Callable[[], bool]) -> Callable[[str]
                                    [_pair_or_none(g) for g in out_grads])
             results = None
             try:
-                # no gradient function: exactly what _gradient_function returns then
-                results = grad_fn(op, *out_grads) if grad_fn else [None] * len(op.inputs)
+                results = grad_fn(op, *out_grads) if grad_fn else nothing
                 return results
             finally:
                 flat = results if isinstance(results, (list, tuple)) else [results]

@@ -166,20 +166,67 @@ def _run_cell(shell: Any, cell: str) -> _CellRun:
     def keep_traceback(etype: type, evalue: BaseException, stb: list[str]) -> None:
         run.shown_traceback = stb
 
+    def show_traceback(*args: Any, **kwargs: Any) -> None:
+        _hide_own_frames(sys.exc_info()[1])
+        outer_show_traceback(*args, **kwargs)
+
     outer_result = shell.displayhook.exec_result  # the inner run_cell resets it
+    outer_show_traceback = shell.showtraceback
+    count = shell.execution_count
+    shell.showtraceback = show_traceback
     shell._showtraceback = keep_traceback
     sys.displayhook = keep_value
+    # the inner cell is compiled under the outer cell's number, so that tracebacks, warnings
+    # and functions it defines say "In[7]" as they would without %%tape
+    shell.execution_count = _outer_count(shell)
     try:
         result = shell.run_cell(cell, store_history=False)
     finally:
+        shell.execution_count = count
         sys.displayhook = outer_displayhook
         shell.displayhook.exec_result = outer_result
-        del shell._showtraceback  # back to the class's own method
+        del shell._showtraceback, shell.showtraceback  # back to the class's own methods
     run.error = result.error_before_exec or result.error_in_exec
     run.ran = result.error_before_exec is None and not isinstance(run.error, SyntaxError)
     if run.error is None and DisplayHook.semicolon_at_end_of_expression(cell):
         run.value = None
     return run
+
+
+def _outer_count(shell: Any) -> int:
+    """The number of the running (outer) cell: the one its code was compiled under.
+
+    Not simply ``execution_count``: IPython 9 counts a stored cell before running it.
+    """
+    numbers = shell.compile._filename_map  # cell file name -> In[n], as tracebacks read it
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename not in numbers:
+        frame = frame.f_back
+    return numbers[frame.f_code.co_filename] if frame is not None else shell.execution_count
+
+
+def _hide_own_frames(error: BaseException | None) -> None:
+    """Take tapeviz's hook frames out of an error's traceback (and its causes'), in place.
+
+    An error raised by TensorFlow through a wrapped method (``tape.gradient``, a Keras layer
+    call) would otherwise show the wrapper between the user's code and TensorFlow's.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        kept, tb = None, error.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_globals.get("__name__", "").startswith("tapeviz."):
+                if kept is None:
+                    error.__traceback__ = tb.tb_next
+                else:
+                    kept.tb_next = tb.tb_next
+            else:
+                kept = tb
+            tb = tb.tb_next
+        if error.__cause__ is not None:
+            _hide_own_frames(error.__cause__)
+        error = error.__context__
 
 
 def _check_output(path: str, fmt: str) -> None:

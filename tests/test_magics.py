@@ -144,3 +144,28 @@ def test_hooks_are_gone_after_every_cell(run_tape, cell):
     before = _tfhooks.hook_state()
     run_tape(cell)
     assert _tfhooks.hook_state() == before
+
+
+def test_tracebacks_and_warnings_name_the_cell_as_without_the_magic(ipython):
+    from IPython.utils.capture import capture_output
+
+    # a warning says where it came from by the code's file name, as does a traceback
+    cell = "def where():\n    pass\nprint(where.__code__.co_filename)\n1 / 0"
+    for prefix in ("", "%%tape\n"):
+        with capture_output() as out:
+            result = ipython.run_cell(prefix + cell, store_history=True)
+        number = result.execution_count
+        assert f"In[{number}]" in out.stdout and f"In[{number + 1}]" not in out.stdout
+        assert out.stdout.startswith(f"<ipython-input-{number}-")
+
+
+def test_errors_raised_through_tapevizs_hooks_show_no_tapeviz_frame(run_tape):
+    cell = ("x = tf.constant(3.0)\n"
+            "with tf.GradientTape() as tape:\n"
+            "    tape.watch(x)\n"
+            "    y = x * x\n"
+            "tape.gradient(y, x)\n"
+            "tape.gradient(y, x)\n")
+    _, result, out = run_tape(cell, "")
+    assert isinstance(result.error_in_exec, RuntimeError)
+    assert "backprop.py" in out.stdout and "tapeviz" not in out.stdout

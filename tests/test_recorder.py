@@ -264,3 +264,13 @@ def test_savedmodel_with_custom_gradients_saves_as_without_tapeviz(tmp_path):
         grad = tape.gradient(out, x)
     assert float(out) == 2.0 and float(grad) == 0.5  # the custom gradient was saved
     assert rec.internal_errors == []
+
+
+def test_ops_without_a_gradient_function_differentiate_as_without_tapeviz():
+    x = tf.Variable([1.0, 2.0])
+    with tapeviz.record() as rec:
+        with tf.GradientTape() as tape:
+            y = tf.reduce_sum(x * tf.ones_like(x))  # OnesLike: NotDifferentiable, no inputs kept
+        grad = tape.gradient(y, x)
+    np.testing.assert_array_equal(grad.numpy(), [1.0, 1.0])
+    assert rec.internal_errors == []
