@@ -42,6 +42,7 @@ from tensorflow.python.ops import gen_resource_variable_ops, resource_variable_o
 
 Variable = resource_variable_ops.BaseResourceVariable
 DT_RESOURCE = 20  # types_pb2.DT_RESOURCE: the dtype of variable handles
+_UNREADABLE = frozenset({DT_RESOURCE, 21, 7})  # DT_VARIANT, DT_STRING: no NumPy view either
 
 
 class HookSink(Protocol):
@@ -85,14 +86,20 @@ def function_name(op_type: str) -> str | None:
     return match.group(1) if match else None
 
 
+def readable(tensor: EagerTensor) -> bool:
+    """Whether :func:`tensor_info` gives a value for it (not a resource, variant or string)."""
+    return tensor._datatype_enum() not in _UNREADABLE
+
+
 def tensor_info(tensor: EagerTensor, with_array: bool = True) -> tuple[str, tuple[int, ...], Any]:
     """``(dtype name, shape, zero-copy read-only NumPy view or None)`` of an eager tensor.
 
     The view shares the tensor's memory: copy what you keep. Resource, variant and string
     tensors have no view, nor any tensor when ``with_array`` is false.
     """
-    dtype = _DTYPE_NAMES.get(tensor._datatype_enum()) or tensor.dtype.name
-    wanted = with_array and dtype not in ("resource", "variant", "string")
+    enum = tensor._datatype_enum()
+    dtype = _DTYPE_NAMES.get(enum) or tensor.dtype.name
+    wanted = with_array and enum not in _UNREADABLE
     return dtype, tensor._shape_tuple(), tensor._numpy() if wanted else None
 
 

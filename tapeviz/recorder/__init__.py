@@ -21,7 +21,7 @@ from tapeviz.firewall import guarded, internal_error
 from tapeviz.recorder import naming
 from tapeviz.recorder.build import Builder
 from tapeviz.recorder.scopes import FunctionScopes
-from tapeviz.recorder.tensors import Kept, Pair, snapshot
+from tapeviz.recorder.tensors import Kept, Pair, computable, flatten, snapshot
 from tapeviz.recording import Recording
 from tapeviz.summaries import summarize
 
@@ -67,7 +67,9 @@ class Recorder:
         self.log.append(("variable", handle_id, variable, _snapshot(value)))
 
     def on_variable_written(self, handle_id: int, read: Callable[[], Any]) -> None:
-        self.log.append(("variable_written", handle_id, _snapshot(read())))
+        last = self.log[-1] if self.log and self._ops <= self.max_ops else ("truncated",)
+        if last[0] != "op" or not computable(last[1], last[2]):  # else read back, now
+            self.log.append(("variable_written", handle_id, _snapshot(read())))
 
     def on_tape_push(self, tape: Any) -> None:
         self.log.append(("tape_push", tape))
@@ -77,13 +79,18 @@ class Recorder:
 
     def on_gradient_start(self, tape: Any, method: str, target: Any, sources: Any) -> None:
         self._gradients += 1
-        self.log.append(("gradient_start", tape, method, target, sources))
+        _report_variables(target)  # targets' nodes are made before sources' variables
+        self.log.append(("gradient_targets", target))
+        _report_variables(sources)
+        self.log.append(("gradient_start", tape, method, sources))
 
     def on_gradient_end(self, tape: Any, result: Any) -> None:
         self._gradients -= 1
+        _report_variables(result)
         self.log.append(("gradient_end", tape, result))
 
     def on_watch(self, tape: Any, tensors: Any) -> None:
+        _report_variables(tensors)
         self.log.append(("watch", tape, tensors))
 
     def on_backward_start(self, op_type: str, inputs: list[Pair], outputs: list[Pair],
@@ -126,6 +133,13 @@ class Recorder:
                                            self.max_ops)
         naming.name(self.recording, namespace, builder.tensors, builder.regions, self._values)
         return self.recording
+
+
+def _report_variables(structure: Any) -> None:
+    """Read the handle of each variable in ``structure`` while the hooks see it: a variable
+    first seen here gets its first version (``on_variable``) now, with its value now."""
+    for item in flatten(structure):
+        _tfhooks.variable_handle_id(item)
 
 
 def _snapshot(value: Any) -> Any:

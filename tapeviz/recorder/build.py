@@ -33,6 +33,7 @@ class Builder:
             "op": self.op, "truncated": self.truncated,
             "variable": tensors.on_variable, "variable_written": tensors.on_variable_written,
             "tape_push": regions.tape_push, "tape_pop": regions.tape_pop,
+            "gradient_targets": regions.gradient_targets,
             "gradient_start": regions.gradient_start, "gradient_end": regions.gradient_end,
             "watch": regions.watch, "backward_start": regions.backward_start,
             "backward_end": regions.backward_end, "left_tensorflow": regions.left_tensorflow,

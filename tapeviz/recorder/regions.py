@@ -12,7 +12,15 @@ from typing import Any
 
 from tapeviz import _tfhooks
 from tapeviz.recorder.tensors import Pair, Tensors, flatten
-from tapeviz.recording import BackwardStep, Conversion, GradientCall, Op, Recording, TapeRecord
+from tapeviz.recording import (
+    BackwardStep,
+    Conversion,
+    GradientCall,
+    Op,
+    Recording,
+    TapeRecord,
+    TensorNode,
+)
 
 
 class Regions:
@@ -27,6 +35,7 @@ class Regions:
         self.steps: list[BackwardStep | None] = []
         self._by_type: dict[str, list[Op]] = {}   # ops recorded by a tape, by type
         self._differentiated: set[tuple[int, int]] = set()  # (gradient call id, op index)
+        self._targets: list[TensorNode | None] = []  # of the gradient call starting
 
     @property
     def innermost(self) -> int | None:
@@ -58,14 +67,17 @@ class Regions:
             self.active_tapes.remove(entry[1].id)
             _remove_last(self.stack, entry[1].id)
 
-    def gradient_start(self, tape: Any, method: str, target: Any, sources: Any) -> None:
+    def gradient_targets(self, target: Any) -> None:
+        self._targets = self.tensors.known(target)
+
+    def gradient_start(self, tape: Any, method: str, sources: Any) -> None:
         if id(tape) not in self.tapes:  # a tape entered before recording began
             self.tape_push(tape)
             self.tape_pop(tape)
-        known = self.tensors.known
         call = GradientCall(id=self.new_id(), tape=self.tapes[id(tape)][1].id,
-                            method=method, targets=known(target),
-                            sources=known(sources), results=[], parent=self.innermost)
+                            method=method, targets=self._targets,
+                            sources=self.tensors.known(sources), results=[],
+                            parent=self.innermost)
         self.rec.gradient_calls.append(call)
         self.calls.append((tape, call))
         self.stack.append(call.id)

@@ -8,13 +8,14 @@ variable version, a constant leaf, an op output) and keeps values for the first 
 
 from __future__ import annotations
 
+import math
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from tapeviz import _tfhooks
 from tapeviz.recording import ASSIGN_OPS, Op, Recording, TensorNode
-from tapeviz.summaries import Summary, summarize
+from tapeviz.summaries import SMALL, Summary, summarize
 
 
 class Snapshot(NamedTuple):
@@ -184,6 +185,17 @@ def shape_of(tensor: Any) -> tuple[int | None, ...] | None:
 def variable_name(variable: Any) -> str | None:
     name = getattr(variable, "name", None)
     return name.removesuffix(":0") if isinstance(name, str) else None
+
+
+def computable(op_type: str, inputs: list[Pair]) -> bool:
+    """Whether :func:`_written` will have the value a write wrote, so that it need not be read
+    back: an assign of a small value, or an add/sub of one (same shape as the variable)."""
+    if op_type not in ASSIGN_OPS or len(inputs) < 2:
+        return False
+    delta = inputs[1][1]
+    if isinstance(delta, Snapshot):
+        return delta.readable and isinstance(delta.value, np.ndarray)
+    return _tfhooks.readable(delta) and math.prod(delta._shape_tuple()) <= SMALL
 
 
 def _written(op: Op) -> np.ndarray | None:
