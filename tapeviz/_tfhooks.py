@@ -477,3 +477,24 @@ def _scope_patch(owner: type, method: str, sink: HookSink, mine: Callable[[], bo
             sink.on_layer_end(obj)
 
     return (owner, method, call)
+
+
+def optimizer_slots(optimizer: Any, variable: Any) -> dict[str, Any]:
+    """A Keras 3 optimizer's own state variables for one model variable, by formula name.
+
+    SGD with momentum: ``{"velocity": ...}``; Adam (and its subclasses): ``{"m": ..., "v": ...}``;
+    any other optimizer: ``{}``. Keras keeps these in lists indexed by the private
+    ``_get_variable_index``, and Adam's lists (``_momentums``, ``_velocities``) are private too.
+    """
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return {}
+    if isinstance(optimizer, keras.optimizers.Adam):
+        lists = {"m": "_momentums", "v": "_velocities"}
+    elif isinstance(optimizer, keras.optimizers.SGD):
+        lists = {"velocity": "momentums"}  # empty when momentum is 0
+    else:
+        return {}
+    index = optimizer._get_variable_index(variable)
+    return {name: getattr(optimizer, attr)[index] for name, attr in lists.items()
+            if getattr(optimizer, attr, None)}

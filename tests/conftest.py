@@ -8,6 +8,19 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 import pytest  # noqa: E402
 
 
+def pytest_collection_finish(session):
+    """Start the real-code corpus early (in its own process) when its tests will run."""
+    if any(item.nodeid.startswith("tests/test_corpus.py::test_cells_run_the_same")
+           for item in session.items):
+        import tempfile
+        from pathlib import Path
+
+        from .test_corpus import start_corpus
+
+        folder = Path(tempfile.mkdtemp(prefix="tapeviz-corpus-"))
+        session.config.tapeviz_corpus = start_corpus(folder)
+
+
 @pytest.fixture(scope="session")
 def ipython():
     """The test IPython shell (a singleton), with ``%load_ext tapeviz`` and ``tf`` ready."""

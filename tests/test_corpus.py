@@ -17,13 +17,31 @@ ROOT = Path(__file__).parent.parent
 FILES = corpus_files()
 
 
+def start_corpus(folder: Path) -> tuple[subprocess.Popen, Path]:
+    """Start the whole corpus in its own process, writing its report into ``folder``.
+
+    tests/conftest.py starts it as soon as the corpus tests are collected, so it runs on the
+    second core while the other tests run on the first.
+    """
+    out = folder / "reports.json"
+    log = (folder / "runner.log").open("w")
+    process = subprocess.Popen([sys.executable, "-m", "tests.corpus.runner", "--quiet",
+                                "--json", str(out)], cwd=ROOT, stdout=log,
+                               stderr=subprocess.STDOUT)
+    return process, out
+
+
 @pytest.fixture(scope="session")
-def corpus_reports(tmp_path_factory):
+def corpus_reports(request, tmp_path_factory):
     """file name -> report, from one run of the whole corpus."""
-    out = tmp_path_factory.mktemp("corpus") / "reports.json"
-    run = subprocess.run([sys.executable, "-m", "tests.corpus.runner", "--quiet", "--json",
-                          str(out)], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert out.exists(), f"the corpus runner crashed:\n{run.stdout[-3000:]}{run.stderr[-3000:]}"
+    started = getattr(request.config, "tapeviz_corpus", None)
+    process, out = started or start_corpus(tmp_path_factory.mktemp("corpus"))
+    try:
+        process.wait(timeout=900)
+    finally:
+        process.kill()
+    log = (out.parent / "runner.log").read_text()
+    assert out.exists(), f"the corpus runner crashed:\n{log[-6000:]}"
     return {report["file"]: report for report in json.loads(out.read_text())}
 
 

@@ -377,3 +377,93 @@ def test_interrupt_during_the_update_is_held_until_the_step_is_recorded():
     for mine, theirs in zip(model.get_weights(), twin.get_weights(), strict=True):
         np.testing.assert_array_equal(mine, theirs)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def keras_engine(optimizer):
+    x, y = two_blobs(50)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    engine = SGDEngine.from_keras(x, y, model, keras.losses.MeanSquaredError(), optimizer,
+                                  batch_size=16, seed=1)
+    return engine, model
+
+
+def test_plain_sgd_update_is_w_minus_lr_g_as_applied():
+    engine, W, b = small_engine()
+    W0 = W.numpy()
+    first = engine.step()
+    update = first.updates["W"]
+    assert first.rule.name == "SGD" and first.rule.formula == "w ← w − lr·g"
+    assert first.rule.values == {"lr": 0.1}
+    np.testing.assert_array_equal(update.before.full, W0)
+    np.testing.assert_array_equal(update.after.full, W.numpy())
+    np.testing.assert_array_equal(update.gradient.full, engine.last_grads["W"])
+    np.testing.assert_array_equal(update.after.full, W0 - 0.1 * update.gradient.full)
+    np.testing.assert_array_equal(update.change.full, update.after.full - update.before.full)
+    assert update.state == {}
+
+
+def test_momentum_update_is_the_velocity_the_optimizer_applied():
+    engine, model = keras_engine(keras.optimizers.SGD(0.1, momentum=0.9))
+    records = [engine.step() for _ in range(3)]
+    kernel = model.trainable_variables[0].path
+    assert records[-1].rule.name == "SGD with momentum"
+    assert records[-1].rule.values == {"lr": pytest.approx(0.1), "momentum": pytest.approx(0.9)}
+    velocity = np.zeros((2, 1), "float32")
+    for record in records:
+        update = record.updates[kernel]
+        g = update.gradient.full
+        velocity = velocity * np.float32(0.9) - g * np.float32(0.1)  # the rule, by hand
+        np.testing.assert_allclose(update.state["velocity"].full, velocity, rtol=1e-6)
+        np.testing.assert_array_equal(update.after.full,
+                                      update.before.full + update.state["velocity"].full)
+        np.testing.assert_array_equal(update.change.full, update.after.full - update.before.full)
+    np.testing.assert_array_equal(records[-1].updates[kernel].after.full,
+                                  model.trainable_variables[0].numpy())
+
+
+def test_adam_update_shows_its_moments_and_the_change_it_applied():
+    engine, model = keras_engine(keras.optimizers.Adam(0.05))
+    records = [engine.step() for _ in range(3)]
+    kernel = model.trainable_variables[0].path
+    m = v = np.zeros((2, 1))
+    for t, record in enumerate(records, start=1):
+        rule, update = record.rule, record.updates[kernel]
+        assert rule.name == "Adam" and rule.values["t"] == t and "√v" in rule.formula
+        g = update.gradient.full
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g**2  # Adam, by hand
+        np.testing.assert_allclose(update.state["m"].full, m, rtol=1e-5)
+        np.testing.assert_allclose(update.state["v"].full, v, rtol=1e-5)
+        assert rule.values["α"] == pytest.approx(0.05 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t))
+        by_formula = -rule.values["α"] * m / (np.sqrt(v) + rule.values["ε"])
+        np.testing.assert_allclose(update.change.full, by_formula, rtol=1e-4)
+        np.testing.assert_array_equal(update.change.full, update.after.full - update.before.full)
+    np.testing.assert_array_equal(records[-1].updates[kernel].after.full,
+                                  model.trainable_variables[0].numpy())
+
+
+def test_unknown_rules_still_record_the_change_applied():
+    engine, model = keras_engine(keras.optimizers.RMSprop(0.01))
+    record = engine.step()
+    assert record.rule.name == "Keras RMSprop" and record.rule.formula == ""
+    engine, _ = keras_engine(keras.optimizers.SGD(0.1, clipnorm=0.01))
+    record = engine.step()
+    assert record.rule.formula == "" and "clipping" in record.rule.name
+    update = next(iter(record.updates.values()))
+    np.testing.assert_array_equal(update.change.full, update.after.full - update.before.full)
+
+
+def test_big_variables_are_summarised_not_copied():
+    x, y = two_blobs(20)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8), keras.layers.Dense(1)])
+    engine = SGDEngine.from_keras(x, y, model, keras.losses.MeanSquaredError(),
+                                  keras.optimizers.SGD(0.1))
+    before = model.trainable_variables[0].numpy()
+    update = engine.step().updates[model.trainable_variables[0].path]
+    after = model.trainable_variables[0].numpy()
+    assert update.before.full is None and update.before.shape == (2, 8)  # 16 numbers > SMALL
+    assert (update.before.min, update.before.max) == (before.min(), before.max())
+    assert update.change.norm == pytest.approx(np.linalg.norm(after - before))
+    assert update.gradient.mean == pytest.approx(float(np.mean((before - after) / 0.1)),
+                                                 rel=1e-4)

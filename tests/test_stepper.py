@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tapeviz.sgd import SGDEngine, epoch_losses, two_blobs
+from tapeviz.widgets.numbers import numbers_text
 from tapeviz.widgets.stepper import SGDStepper
 from tests.sgd_fixtures import book_setup, plain_batches
 
@@ -17,7 +18,7 @@ PNG = b"\x89PNG"
 
 def book_stepper(n_per_class=100, **options):
     x, y, W, b, loss_fn = book_setup(n_per_class)
-    options = {"batch_size": 32, "seed": 3, **options}
+    options = {"batch_size": 32, "seed": 3, "model": lambda x: tf.matmul(x, W) + b, **options}
     engine = SGDEngine.from_variables(x, y, {"W": W, "b": b}, loss_fn, 0.1, **options)
     return SGDStepper(engine), W, b
 
@@ -40,9 +41,10 @@ def test_step_click_updates_engine_labels_and_plots():
 
     record = engine.history[-1]
     assert engine.step_count == 1
-    assert f"loss {record.loss:.4g}" in stepper.loss_label.value
+    assert f"loss {record.loss:.4g}" in stepper.loss_label.value  # at once, before any drawing
     assert "next: batch 1 of 7" in stepper.loss_label.value
     assert stepper.progress.value == 32 / 200
+    stepper.flush()
     np.testing.assert_array_equal(stepper.loss_plot.lines["per step"].get_ydata(), [record.loss])
     np.testing.assert_array_equal(
         stepper.grad_plot.lines["W"].get_ydata(), [record.grad_norms["W"]]
@@ -52,19 +54,18 @@ def test_step_click_updates_engine_labels_and_plots():
     np.testing.assert_array_equal(
         stepper.data_plot.batch_points.get_offsets(), engine.x[engine.last_batch]
     )
-    # The numbers of the step just taken: w, g and w - lr * g, which is the new w.
+    # The numbers of the step just taken: the rule, w, g, the change applied and the new w.
     g = engine.last_grads["W"].numpy()
-    for shown in (W0, g, W0 - 0.1 * g, W.numpy()):
-        assert np.array2string(shown.ravel(), precision=4, suppress_small=True) in (
-            stepper.numbers.value
-        )
-    assert np.array2string(b0, precision=4, suppress_small=True) in stepper.numbers.value
+    assert "SGD" in stepper.numbers.value and "w ← w − lr·g" in stepper.numbers.value
+    for shown in (W0, g, W.numpy() - W0, W.numpy(), b0):
+        assert numbers_text(shown) in stepper.numbers.value
 
 
 def test_epoch_click_finishes_the_epoch_and_plots_its_mean():
     stepper, _, _ = book_stepper()
     stepper.step_button.click()
     stepper.epoch_button.click()
+    stepper.flush()
 
     engine = stepper.engine
     assert engine.step_count == 7 and engine.epoch == 1 and stepper.progress.value == 0
@@ -80,6 +81,7 @@ def test_decision_boundary_is_the_books_line():
     stepper, W, b = book_stepper()
     for _ in range(3):
         stepper.step_button.click()
+    stepper.flush()
     segments = stepper.data_plot.boundary.allsegs[0]
     points = np.concatenate(segments)
     assert len(points) > 10
@@ -93,6 +95,7 @@ def test_reset_click_restores_weights_and_clears_the_views():
     stepper.epoch_button.click()
     stepper.lr_slider.value = 0.05
     stepper.reset_button.click()
+    stepper.flush()
 
     np.testing.assert_array_equal(W.numpy(), W0)
     assert stepper.engine.step_count == 0 and stepper.engine.learning_rate == 0.05
@@ -126,6 +129,7 @@ def test_play_then_pause_leaves_a_consistent_state():
     assert stepper.playing and stepper.play_button.description == "⏸ Pause"
     wait_until(lambda: stepper.engine.step_count >= 5)
     stepper.play_button.click()
+    stepper.flush()
 
     assert not stepper.playing and stepper.play_button.description == "▶ Play"
     engine = stepper.engine
@@ -170,6 +174,7 @@ def test_keras_mode_shows_metrics_and_the_models_boundary():
     stepper = SGDStepper(engine)
     for _ in range(2):
         stepper.step_button.click()
+    stepper.flush()
 
     accuracies = [r.metrics["binary_accuracy"] for r in engine.history]
     np.testing.assert_array_equal(
@@ -199,6 +204,7 @@ def test_step_fn_mode_shows_weight_changes_and_fixes_the_learning_rate():
     assert stepper.data_plot is None and stepper.lr_slider.disabled
     assert "weight change" in stepper.grad_plot.axes.get_title()
     stepper.step_button.click()
+    stepper.flush()
     change = stepper.engine.history[-1].change_norms["W"]
     assert change == pytest.approx(np.linalg.norm(W.numpy()))
     np.testing.assert_allclose(stepper.grad_plot.lines["W"].get_ydata(), [change])
@@ -219,3 +225,152 @@ def test_tape_button_draws_the_next_step():
     assert "<svg" in output["data"]["image/svg+xml"]
     assert "MatMul" in output["data"]["text/plain"] or "matmul" in output["data"]["text/plain"]
     assert stepper.tape_box.selected_index == 0
+
+
+def test_without_a_model_there_is_no_boundary_and_no_guess():
+    stepper, _, _ = book_stepper(model=None)
+    stepper.step_button.click()
+    stepper.flush()
+    assert stepper.data_plot.boundary is None and stepper.data_plot.scores is None
+    assert "boundary" not in stepper.data_plot.axes.get_title()
+
+
+def test_a_keras_models_boundary_is_its_predictions_on_the_grid():
+    x, y = two_blobs(100)
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, activation="tanh"),
+                              keras.layers.Dense(1, activation="sigmoid")])
+    engine = SGDEngine.from_keras(x, y, model, keras.losses.BinaryCrossentropy(),
+                                  keras.optimizers.Adam(0.05), batch_size=32)
+    stepper = SGDStepper(engine)
+    for _ in range(5):
+        stepper.step_button.click()
+    stepper.flush()
+
+    plot = stepper.data_plot
+    predictions = model.predict(plot.points, verbose=0)
+    np.testing.assert_allclose(plot.scores, predictions, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(plot.points[:, 0], plot.grid[0].ravel())
+    drawn = np.concatenate(plot.boundary.allsegs[0]).astype("float32")
+    assert len(drawn) > 10
+    np.testing.assert_allclose(model.predict(drawn, verbose=0), 0.5, atol=0.02)
+
+
+def test_several_outputs_draw_where_the_top_class_changes():
+    x, y = two_blobs(50)
+    onehot = np.hstack([1 - y, y])
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    engine = SGDEngine.from_keras(x, onehot, model, keras.losses.CategoricalCrossentropy(),
+                                  keras.optimizers.SGD(0.5), batch_size=100)
+    stepper = SGDStepper(engine)
+    for _ in range(3):
+        stepper.step_button.click()
+    stepper.flush()
+    drawn = np.concatenate(stepper.data_plot.boundary.allsegs[0]).astype("float32")
+    probabilities = model.predict(drawn, verbose=0)
+    np.testing.assert_allclose(probabilities[:, 0], probabilities[:, 1], atol=0.05)
+
+
+@pytest.mark.parametrize("optimizer,slots", [
+    (keras.optimizers.Adam(0.05), ("m", "v")),
+    (keras.optimizers.SGD(0.1, momentum=0.9), ("velocity",)),
+])
+def test_numbers_view_shows_the_update_the_optimizer_applied(optimizer, slots):
+    x, y = two_blobs(50)
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    engine = SGDEngine.from_keras(x, y, model, keras.losses.MeanSquaredError(), optimizer,
+                                  batch_size=16)
+    stepper = SGDStepper(engine)
+    kernel = model.trainable_variables[0]
+    for _ in range(3):
+        before = kernel.numpy()
+        stepper.step_button.click()
+    stepper.flush()
+
+    record = engine.history[-1]
+    update = record.updates[kernel.path]
+    shown = stepper.numbers.value
+    # The displayed update is exactly what happened to the weights, not w - lr * g.
+    np.testing.assert_array_equal(update.change.full, kernel.numpy() - before)
+    assert numbers_text(kernel.numpy() - before) in shown
+    assert numbers_text(kernel.numpy()) in shown and numbers_text(before) in shown
+    assert record.rule.formula in shown and record.rule.name in shown
+    for slot in slots:
+        assert f"<th>{slot}</th>" in shown
+        assert numbers_text(update.state[slot].full) in shown
+    if "m" in slots:
+        assert "α = " in shown and "t = 3" in shown
+        lr_times_g = numbers_text(before - 0.05 * update.gradient.full)
+        assert lr_times_g != numbers_text(kernel.numpy())  # Adam is not w - lr * g here
+
+
+def test_clicks_never_wait_for_matplotlib(monkeypatch):
+    stepper, _, _ = book_stepper()
+    stepper.flush()
+    drawn = []
+
+    def slow_draw(draw):
+        def wrapper():
+            time.sleep(0.3)  # a very slow matplotlib
+            draw()
+            drawn.append(stepper.engine.step_count)
+        return wrapper
+
+    monkeypatch.setattr(stepper._renderer, "_draw", slow_draw(stepper._renderer._draw))
+    started = time.monotonic()
+    for _ in range(10):
+        stepper.step_button.click()
+    clicking = time.monotonic() - started
+    assert stepper.engine.step_count == 10 and "step 10 " in stepper.loss_label.value
+    assert clicking < 1.0, f"10 clicks took {clicking:.2f} s: they waited for the drawing"
+    stepper.flush()
+    assert len(drawn) <= 3, f"10 clicks cost {len(drawn)} redraws, not one or two"
+    assert drawn[-1] == 10
+    assert len(stepper.loss_plot.lines["per step"].get_ydata()) == 10
+
+
+def test_a_failing_view_is_reported_and_drawing_goes_on(monkeypatch):
+    stepper, _, _ = book_stepper()
+    stepper.flush()
+    monkeypatch.setattr(stepper.data_plot, "update", lambda: 1 / 0)
+    stepper.step_button.click()
+    stepper.flush()
+    assert "Drawing failed" in stepper.message.value
+    assert "ZeroDivisionError" in stepper.message.value
+    monkeypatch.undo()
+    stepper.step_button.click()
+    stepper.flush()
+    assert len(stepper.loss_plot.lines["per step"].get_ydata()) == 2
+
+
+def test_plots_redraw_only_their_data_and_look_like_a_full_draw(monkeypatch):
+    import io
+
+    from PIL import Image
+
+    stepper, _, _ = book_stepper()
+    for _ in range(6):
+        stepper.step_button.click()
+    stepper.flush()
+    plot = stepper.loss_plot
+    limits = plot.axes.get_xlim(), plot.axes.get_ylim()
+    full_draws = []
+    monkeypatch.setattr(plot.canvas, "draw", lambda: full_draws.append(1))
+    for _ in range(2):  # steps 7 and 8: the same round limits (0 to 10 steps, 0.01 to 10)
+        stepper.step_button.click()
+        stepper.flush()
+    assert (plot.axes.get_xlim(), plot.axes.get_ylim()) == limits
+    assert full_draws == [] and len(plot.lines["per step"].get_ydata()) == 8
+    monkeypatch.undo()
+    shown = np.asarray(Image.open(io.BytesIO(plot.image.value)).convert("RGB"))
+
+    plot.canvas.draw()  # everything at once, as savefig would
+    width, height = plot.canvas.get_width_height()
+    full = np.asarray(plot.canvas.buffer_rgba())[..., :3].reshape(height, width, 3)
+    legend = plot.axes.get_legend().get_window_extent()
+    outside = np.ones((height, width), bool)  # the legend is drawn under the data here
+    outside[height - int(legend.y1) - 2 : height - int(legend.y0) + 2,
+            int(legend.x0) - 2 : int(legend.x1) + 2] = False
+    assert (shown[outside] == full[outside]).all()

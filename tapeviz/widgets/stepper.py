@@ -2,8 +2,10 @@
 
 Plots are matplotlib figures (the object API, not pyplot, so nothing leaks into the cell's
 output) rendered to PNG inside ``ipywidgets.Image``s and replaced in place: no flicker and no
-``clear_output``. While playing, labels update every step and plots at most every
-``redraw_interval`` seconds; a click always redraws.
+``clear_output``. Step, Epoch, Play and Reset share one render path: the click (or the playing
+step) updates the status line at once and asks for a redraw; a drawing thread then draws the
+newest state, at most every ``redraw_interval`` seconds, so clicks never wait for matplotlib
+and a burst of them costs one redraw. ``flush()`` waits until the views have caught up.
 
 >>> from tapeviz.sgd import SGDEngine, two_blobs
 >>> import tensorflow as tf
@@ -13,6 +15,7 @@ output) rendered to PNG inside ``ipywidgets.Image``s and replaced in place: no f
 ...     return tf.reduce_mean(tf.square(by - (tf.matmul(bx, W) + b)))
 >>> stepper = SGDStepper(SGDEngine.from_variables(x, y, {"W": W, "b": b}, square_loss, 0.1))
 >>> stepper.step_button.click()
+>>> stepper.flush()
 >>> stepper.engine.step_count, len(stepper.loss_plot.lines["per step"].get_ydata())
 (1, 1)
 """
@@ -20,47 +23,37 @@ output) rendered to PNG inside ``ipywidgets.Image``s and replaced in place: no f
 from __future__ import annotations
 
 import html
-import io
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from tapeviz.sgd import NonFiniteLossError, SGDEngine, epoch_losses
-
-SMALL = 10  # variables with at most this many numbers get w, g and w - lr*g printed
-MAX_POINTS = 2000  # the data view scatters at most this many examples
-GRID = 60  # the decision boundary is the threshold contour of predictions on GRID x GRID
+from tapeviz.widgets.numbers import numbers_html
+from tapeviz.widgets.plots import DataPlot, Plot
+from tapeviz.widgets.render import Renderer
 
 
 class SGDStepper(widgets.VBox):
     """Step, play and reset mini-batch SGD and watch loss, gradients, weights and data.
 
-    ``predict(points) -> scores`` draws the decision boundary (where the score crosses
-    ``threshold``) on 2-feature data. By default it is the Keras model, or ``x @ W + b``
-    when the variables are the book's ``W`` (2, 1) and ``b`` (1,).
+    On 2-feature data the data view draws the decision boundary of ``engine.model`` (the
+    Keras model, or the ``model=`` you gave the engine), evaluated on a grid: where its score
+    crosses ``threshold``, or, with several outputs per example, where the top class changes.
     """
 
     def __init__(
-        self, engine: SGDEngine, *, predict: Callable[[np.ndarray], Any] | None = None,
-        threshold: float = 0.5, redraw_interval: float = 0.25,
+        self, engine: SGDEngine, *, threshold: float = 0.5, redraw_interval: float = 0.05,
     ):
         self.engine = engine
-        self.redraw_interval = redraw_interval
         self._lock = threading.RLock()  # one step or setting change at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._drawn_at = 0.0
-        self._before: dict[str, np.ndarray] | None = None  # small weights before last step
-        self._small = {
-            name: var for name, var in engine.variables.items() if math.prod(var.shape) <= SMALL
-        }
+        self._renderer = Renderer(self._draw, redraw_interval,
+                                  on_error=lambda text: self._say(f"Drawing failed: {text}"))
 
         self.step_button = widgets.Button(description="Step", tooltip="Train on the next batch")
         self.epoch_button = widgets.Button(description="Epoch",
@@ -87,12 +80,12 @@ class SGDStepper(widgets.VBox):
         self.numbers = widgets.HTML()
 
         kind = "weight change |Δw|" if engine.mode == "step_fn" else "gradient norm |g|"
-        self.loss_plot = _Plot("loss", log=True)
-        self.grad_plot = _Plot(f"{kind} per variable", log=True)
-        self.metrics_plot = _Plot("metrics (epoch to date)") if engine.metric_names else None
+        self.loss_plot = Plot("loss", log=True)
+        self.grad_plot = Plot(f"{kind} per variable", log=True)
+        self.metrics_plot = Plot("metrics (epoch to date)") if engine.metric_names else None
         self.data_plot = None
         if engine.x.ndim == 2 and engine.x.shape[1] == 2:
-            self.data_plot = _DataPlot(engine, predict or _default_predict(engine), threshold)
+            self.data_plot = DataPlot(engine, threshold)
         plots = [self.loss_plot, self.metrics_plot, self.grad_plot, self.data_plot]
         self._plots = [plot for plot in plots if plot is not None]
 
@@ -148,13 +141,28 @@ class SGDStepper(widgets.VBox):
         if thread is not None and thread is not threading.current_thread():
             thread.join()
 
+    @property
+    def redraw_interval(self) -> float:
+        """The views are redrawn at most this often (seconds); labels update at once."""
+        return self._renderer.interval
+
+    @redraw_interval.setter
+    def redraw_interval(self, seconds: float) -> None:
+        self._renderer.interval = seconds
+
     def refresh(self) -> None:
         """Redraw everything, e.g. after calling ``stepper.engine.step()`` yourself."""
         with self._lock:
-            self._refresh(plots=True)
+            self._show()
+        self.flush()
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until the plots and numbers show the state of the last step."""
+        self._renderer.flush(timeout)
 
     def close(self) -> None:
         self.pause()
+        self._renderer.close()
         super().close()
 
     def _play_loop(self) -> None:
@@ -163,13 +171,13 @@ class SGDStepper(widgets.VBox):
                 started = time.monotonic()
                 with self._lock:
                     going = self._advance()
-                    self._refresh(plots=False)
+                    self._show()
                 if not going:
                     break
                 self._stop.wait(1 / self.speed.value - (time.monotonic() - started))
         finally:
             with self._lock:
-                self._refresh(plots=True)
+                self._show()
             self.play_button.description = "▶ Play"
 
     # -- actions (called with the lock held) -------------------------------------------------
@@ -180,21 +188,18 @@ class SGDStepper(widgets.VBox):
             try:
                 action()
             finally:  # even after an interrupt, show the state as it is
-                self._refresh(plots=True)
+                self._show()
 
     def _advance(self, step: Callable[[], Any] | None = None) -> bool:
         """One engine step; False when training should stop (the message says why)."""
-        before = {name: np.array(var.numpy()) for name, var in self._small.items()}
         try:
             (step or self.engine.step)()
         except NonFiniteLossError as err:  # the step happened: show it, then stop
-            self._before = before
             self._say(f"Paused: {err}")
             return False
         except Exception as err:  # tracebacks of widget callbacks are invisible to learners
             self._say(f"Stopped: {type(err).__name__}: {err}")
             return False
-        self._before = before
         if self.message.value:
             self.message.value = ""
         return True
@@ -206,7 +211,6 @@ class SGDStepper(widgets.VBox):
 
     def _reset(self) -> None:
         self.engine.reset()
-        self._before = None
         self.message.value = ""
 
     def _step_with_tape(self) -> None:
@@ -233,7 +237,7 @@ class SGDStepper(widgets.VBox):
         def observer(change: dict) -> None:
             with self._lock:
                 setattr(self.engine, setting, change["new"])
-                self._refresh(plots=False)
+                self._show(draw=False)
 
         return observer
 
@@ -242,16 +246,22 @@ class SGDStepper(widgets.VBox):
 
     # -- views ------------------------------------------------------------------------------
 
-    def _refresh(self, *, plots: bool) -> None:
+    def _show(self, *, draw: bool = True) -> None:
+        """The status line now (called with the lock held); the rest by the drawing thread."""
         engine = self.engine
         self.loss_label.value = _status(engine)
         self.progress.value = engine.progress
         self.progress.description = f"epoch {engine.epoch}"
-        if plots or time.monotonic() - self._drawn_at >= self.redraw_interval:
-            self._draw()
+        if draw:
+            self._renderer.request()
 
     def _draw(self) -> None:
-        history = self.engine.history
+        """Runs in the drawing thread: read a consistent state, then draw without the lock."""
+        with self._lock:
+            history = list(self.engine.history)
+            if self.data_plot is not None:
+                self.data_plot.read(self.engine)
+        self.numbers.value = numbers_html(history[-1] if history else None)
         steps = [r.step for r in history]
         ends = epoch_losses(history)
         self.loss_plot.set_curves({
@@ -268,98 +278,9 @@ class SGDStepper(widgets.VBox):
                 for name in self.engine.metric_names
             })
         if self.data_plot is not None:
-            self.data_plot.update(self.engine)
-        if self._small:
-            self.numbers.value = _numbers_html(self.engine, self._before)
+            self.data_plot.update()
         for plot in self._plots:
             plot.render()
-        self._drawn_at = time.monotonic()
-
-
-class _Plot:
-    """A matplotlib figure shown as a PNG in an ``ipywidgets.Image``, one line per name."""
-
-    def __init__(self, title: str, *, log: bool = False, xlabel: str = "step"):
-        self.figure = Figure(figsize=(4.2, 2.8), dpi=80)
-        FigureCanvasAgg(self.figure)
-        self.axes = self.figure.add_subplot()
-        self.axes.set_title(title, fontsize=10)
-        self.axes.set_xlabel(xlabel, fontsize=9)
-        self.figure.subplots_adjust(left=0.14, right=0.97, bottom=0.16, top=0.9)
-        self.log = log
-        self.lines: dict[str, Any] = {}
-        self.image = widgets.Image(format="png")
-
-    def set_curves(self, curves: dict[str, tuple[Sequence[float], Sequence[float]]]) -> None:
-        for name, (xs, ys) in curves.items():
-            if name not in self.lines:
-                (self.lines[name],) = self.axes.plot([], [], marker=".", markersize=4, label=name)
-                self.axes.legend(loc="upper right", fontsize=8)
-            ys = np.asarray(ys, dtype=float)
-            self.lines[name].set_data(xs, np.where(np.isfinite(ys), ys, np.nan))
-        shown = np.concatenate([line.get_ydata() for line in self.lines.values()] or [[]])
-        shown = shown[np.isfinite(shown)]
-        scale = "log" if self.log and shown.size and shown.min() > 0 else "linear"
-        if scale != self.axes.get_yscale():
-            self.axes.set_yscale(scale)
-        self.axes.relim()
-        self.axes.autoscale_view()
-
-    def render(self) -> None:
-        buffer = io.BytesIO()
-        self.figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 1})
-        self.image.value = buffer.getvalue()
-
-
-class _DataPlot(_Plot):
-    """The examples coloured by class, the last batch ringed, and the decision boundary."""
-
-    def __init__(self, engine: SGDEngine, predict: Callable | None, threshold: float):
-        super().__init__("data, last batch ○ and boundary", xlabel="x[:, 0]")
-        self.axes.set_ylabel("x[:, 1]", fontsize=9)
-        self.predict, self.threshold = predict, threshold
-        x, labels = engine.x, engine.y.reshape(len(engine.y), -1)
-        shown = np.random.default_rng(0).permutation(len(x))[:MAX_POINTS]
-        colours = labels[:, 0] if labels.shape[1] == 1 else labels.argmax(axis=1)
-        self.axes.scatter(x[shown, 0], x[shown, 1], c=colours[shown], s=6, cmap="coolwarm",
-                          alpha=0.6)
-        self.batch_points = self.axes.scatter(np.empty(0), np.empty(0), s=28,
-                                              facecolors="none", edgecolors="black",
-                                              linewidths=0.7)
-        low, high = x.min(axis=0), x.max(axis=0)
-        margin = 0.05 * (high - low)
-        (x0, y0), (x1, y1) = low - margin, high + margin
-        self.axes.set_xlim(x0, x1)
-        self.axes.set_ylim(y0, y1)
-        self._grid = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
-        self._points = np.column_stack([g.ravel() for g in self._grid]).astype(x.dtype)
-        self.boundary = None  # the matplotlib ContourSet, when the boundary is in view
-
-    def update(self, engine: SGDEngine) -> None:
-        batch = engine.last_batch if engine.last_batch is not None else []
-        self.batch_points.set_offsets(engine.x[batch].reshape(-1, 2))
-        if self.boundary is not None:
-            self.boundary.remove()
-            self.boundary = None
-        if self.predict is None:
-            return
-        scores = np.asarray(self.predict(self._points))
-        if scores.size != len(self._points):
-            return  # several outputs per example: no single boundary to draw
-        scores = scores.reshape(self._grid[0].shape)
-        if np.all(np.isfinite(scores)) and scores.min() < self.threshold < scores.max():
-            self.boundary = self.axes.contour(*self._grid, scores, levels=[self.threshold],
-                                              colors="black", linewidths=1.2)
-
-
-def _default_predict(engine: SGDEngine) -> Callable | None:
-    if engine.model is not None:
-        return lambda points: engine.model(points, training=False)
-    variables = list(engine.variables.values())
-    if [tuple(var.shape) for var in variables] == [(2, 1), (1,)]:
-        W, b = variables
-        return lambda points: points @ W.numpy() + b.numpy()  # the book's model
-    return None
 
 
 def _batch_sizes(n: int, current: int) -> list[tuple[str, int]]:
@@ -376,30 +297,3 @@ def _status(engine: SGDEngine) -> str:
              f"<b>loss {last.loss:.4g}</b>"]
     parts += [f"{name} {value:.4g}" for name, value in last.metrics.items()]
     return " · ".join([*parts, upcoming])
-
-
-def _numbers_html(engine: SGDEngine, before: dict[str, np.ndarray] | None) -> str:
-    """The small variables at the last step: w, g and w - lr*g (or w before and after)."""
-    if before is None:
-        return "<i>Take a step to see w, g and w − lr·g of the small variables.</i>"
-    grads, lr = engine.last_grads, engine.history[-1].learning_rate
-    if grads is not None:
-        head = ("w", "g", f"w − lr·g (lr = {lr:.3g})")
-        rows = [(name, w, grads[name].numpy(), w - lr * grads[name].numpy())
-                for name, w in before.items()]
-    else:  # step-function mode: only the change is visible
-        head = ("w before", "w after", "change")
-        now = engine.weights()
-        rows = [(name, w, now[name], now[name] - w) for name, w in before.items()]
-    cells = "".join(
-        f"<tr><td>{html.escape(name)} {values[0].shape}</td>"
-        + "".join(f"<td><code>{_numbers(value)}</code></td>" for value in values)
-        + "</tr>"
-        for name, *values in rows
-    )
-    header = "".join(f"<th>{title}</th>" for title in ("", *head))
-    return f"<table><tr>{header}</tr>{cells}</table>"
-
-
-def _numbers(value: np.ndarray) -> str:
-    return np.array2string(np.ravel(value), precision=4, suppress_small=True)
