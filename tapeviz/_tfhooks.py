@@ -15,8 +15,9 @@ Everything version-specific about *how* tapeviz sees eager execution lives here:
   and out (the chain rule, link by link);
 - the conversions of an eager tensor to NumPy or Python (``.numpy()``, ``__array__``,
   ``float()``, ``int()``, ``bool()``, ...) are wrapped to see where a value leaves TensorFlow;
-- ``keras.Layer.__call__``, ``keras.losses.Loss.__call__`` and the optimizers' ``apply`` (when
-  Keras is already imported) are wrapped to know the layer, loss or update an op belongs to.
+- ``keras.Layer.__call__``, ``keras.losses.Loss.__call__``, the optimizers' ``apply`` and
+  ``Model.fit/evaluate/predict`` (when Keras is already imported) are wrapped to know the
+  layer, loss, update or training loop an op belongs to.
 
 :func:`installed` installs all of it for one thread and always restores every attribute, on
 exceptions and ``KeyboardInterrupt`` too. Events go to a *sink* (see :class:`HookSink`), which
@@ -61,7 +62,7 @@ class HookSink(Protocol):
                           outputs: list[tuple[int, Any]],
                           upstream: list[tuple[int, Any] | None]) -> None: ...
     def on_backward_end(self, downstream: list[tuple[int, Any] | None]) -> None: ...
-    def on_layer_start(self, layer: Any) -> None: ...
+    def on_layer_start(self, layer: Any, method: str) -> None: ...
     def on_layer_end(self, layer: Any) -> None: ...
     def on_left_tensorflow(self, tensor_id: int, how: str) -> None: ...
 
@@ -71,12 +72,16 @@ def tensor_id(value: Any) -> int | None:
     return value._id if isinstance(value, EagerTensor) else None
 
 
+def tf_variable(value: Any) -> Any:
+    """The ``tf.Variable`` of a ``tf.Variable`` or of a Keras 3 variable, else None."""
+    inner = getattr(value, "value", None) if not isinstance(value, Variable) else value
+    return inner if isinstance(inner, Variable) else None
+
+
 def variable_handle_id(value: Any) -> int | None:
     """The handle tensor id of a ``tf.Variable`` or a Keras 3 variable, else None."""
-    inner = getattr(value, "value", None) if not isinstance(value, Variable) else value
-    if isinstance(inner, Variable):
-        return inner.handle._id
-    return None
+    inner = tf_variable(value)
+    return inner.handle._id if inner is not None else None
 
 
 @functools.cache
@@ -163,6 +168,8 @@ def hook_state() -> dict[str, Any]:
     return state
 
 
+# Keras model methods that run a whole loop: their ops form one box ("sequential.fit")
+TRAINING_METHODS = ("fit", "evaluate", "predict")
 _TAPE_METHODS = ("_push_tape", "_pop_tape", "watch", "gradient", "jacobian", "batch_jacobian")
 _EagerTensorBase = ops._EagerTensorBase
 # how a learner's code takes a value out of TensorFlow: method -> how the diagnostic names it
@@ -458,7 +465,8 @@ def _keras_scopes() -> list[tuple[type, str]]:
     if keras is None:
         return []
     wanted = [(keras.Layer, "__call__"), (keras.losses.Loss, "__call__"),
-              (keras.optimizers.Optimizer, "apply")]
+              (keras.optimizers.Optimizer, "apply"),
+              *((keras.Model, method) for method in TRAINING_METHODS)]
     return [(next(k for k in cls.__mro__ if method in k.__dict__), method)
             for cls, method in wanted]
 
@@ -470,7 +478,7 @@ def _scope_patch(owner: type, method: str, sink: HookSink, mine: Callable[[], bo
     def call(obj, *args, **kwargs):
         if not mine():
             return original(obj, *args, **kwargs)
-        sink.on_layer_start(obj)
+        sink.on_layer_start(obj, method)
         try:
             return original(obj, *args, **kwargs)
         finally:

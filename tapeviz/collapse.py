@@ -15,6 +15,7 @@ opens the scope called NAME.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,12 @@ BOOKKEEPING = frozenset({
     "FloorDiv", "Pack", "StridedSlice", "Reshape", "ExpandDims", "Squeeze", "Cast",
     "ConcatV2", "TensorListReserve", "DynamicStitch",
 })
+# tf.data: datasets ("MapDataset", "ParallelMapDatasetV2") and the iterators that read them
+DATASET_SUFFIXES = ("Dataset", "DatasetV2", "DatasetV3")
+ITERATOR_OPS = frozenset({"AnonymousIteratorV2", "AnonymousIteratorV3", "MakeIterator",
+                          "IteratorGetNext", "IteratorGetNextAsOptional", "OptionalHasValue",
+                          "OptionalGetValue", "OptionalNone", "DeleteIterator",
+                          "DatasetCardinality"})
 # of those, ops that are bookkeeping only in the backward pass (forward they mean something)
 BACKWARD_ONLY = frozenset({"Reshape", "ExpandDims", "Squeeze", "Cast", "Maximum", "FloorDiv",
                            "Fill", "ZerosLike", "OnesLike", "Range", "Prod", "ConcatV2",
@@ -125,6 +132,8 @@ def _size(result: View) -> int:
 def _build(rec: Recording, ops: list[Op], depth: int | None, expand: set[str],
            hide: bool) -> View:
     by_index = {op.index: op for op in rec.ops}
+    calls = Counter(op.function for op in ops if op.function and op.phase == "forward")
+    repeated = {name for name, n in calls.items() if n > 1}
     hidden = {op.index for op in ops if hide and _is_bookkeeping(op)}
     alias = _bypass(ops, hidden)
     groups: dict[tuple, Group] = {}
@@ -133,7 +142,7 @@ def _build(rec: Recording, ops: list[Op], depth: int | None, expand: set[str],
     for op in ops:
         if op.index in hidden:
             continue
-        key = _group_key(rec, op, by_index, depth, expand) if hide else None
+        key = _group_key(rec, op, by_index, depth, expand, repeated) if hide else None
         if key is None:
             boxes.append(op)
             member[op.index] = op
@@ -147,6 +156,9 @@ def _build(rec: Recording, ops: list[Op], depth: int | None, expand: set[str],
             boxes.append(group)
         group.ops.append(op)
         member[op.index] = group
+    for key, group in groups.items():
+        if key[1] == "function":  # known only now: how many calls the box stands for
+            group.title = f"{len(group.ops)} \N{MULTIPLICATION SIGN} {key[2]}()"
 
     users = _final_users(ops, hidden)
     tensors: dict[str, int | None] = {}
@@ -161,10 +173,16 @@ def _build(rec: Recording, ops: list[Op], depth: int | None, expand: set[str],
     for box in boxes:
         box_ops = box.ops if isinstance(box, Group) else [box]
         here = {op.index for op in box_ops}
+        # a box that writes a variable several times shows the version it leaves behind
+        newest = {n.id: n.key for op in box_ops for n in op.outputs if n.is_variable}
         for op in box_ops:
             for node in op.inputs:
                 source = alias.get(node.key, node)
                 if source is None or _inside(source, here, box):
+                    continue
+                producer = member.get(source.producer.index) if source.producer else None
+                if hide and _plumbing(source) and producer is not None:
+                    connect(box_key(producer), box_key(box))  # box to box, no tensor drawn
                     continue
                 if isinstance(box, Group) and _hidden_in_box(source, box, member, tensors):
                     continue
@@ -173,7 +191,9 @@ def _build(rec: Recording, ops: list[Op], depth: int | None, expand: set[str],
                 tensors.setdefault(source.key, None if source.is_variable else box.region)
                 connect(source.key, box_key(box))
             for node in op.outputs:
-                if node.key in alias:
+                if node.key in alias or hide and _plumbing(node) and users.get(node.key):
+                    continue
+                if isinstance(box, Group) and node.is_variable and newest[node.id] != node.key:
                     continue
                 if isinstance(box, Group) and not _leaves_group(node, users, member, box):
                     continue
@@ -184,6 +204,11 @@ def _build(rec: Recording, ops: list[Op], depth: int | None, expand: set[str],
     for key in [k for f in rec.diagnostics for k in f.nodes if k in rec.tensors]:
         tensors.setdefault(key, None)  # a diagnosis may point at a source nothing used
     return View(boxes, tensors, edges, [])
+
+
+def _plumbing(node: TensorNode) -> bool:
+    """An unnamed dataset, iterator or optional: drawn as an edge between boxes, not a box."""
+    return node.dtype in ("variant", "resource") and not node.is_variable and not node.name
 
 
 def _is_bookkeeping(op: Op) -> bool:
@@ -208,12 +233,21 @@ def _bypass(ops: list[Op], hidden: set[int]) -> dict[str, TensorNode | None]:
 
 
 def _group_key(rec: Recording, op: Op, by_index: dict[int, Op], depth: int | None,
-               expand: set[str]) -> tuple | None:
-    """Which box an op goes in: its scope path, cut to the depth; None to draw it alone."""
+               expand: set[str], repeated: set[str]) -> tuple | None:
+    """Which box an op goes in: its scope path, cut to the depth; None to draw it alone.
+
+    Outside any scope, the ops of tf.data pipelines form one box per region, and repeated
+    calls of one tf.function (``fit`` runs one per batch) one box "60 x train_step()".
+    """
     source = by_index.get(op.differentiates) if op.differentiates is not None else op
     if source is None or (op.phase == "backward" and op.differentiates is None):
         return None
     path = _cut(rec, source.scope, depth, expand)
+    if not path and op.phase == "forward":
+        if op.function in repeated:
+            return ("forward", "function", op.function, op.region)
+        if op.type.endswith(DATASET_SUFFIXES) or op.type in ITERATOR_OPS:
+            return ("forward", "tf.data", op.region)
     if not path:
         return None
     if op.phase == "backward":
@@ -233,6 +267,10 @@ def _cut(rec: Recording, scope: tuple[int, ...], depth: int | None,
 
 
 def _group_title(rec: Recording, key: tuple) -> str:
+    if key[1] == "tf.data":
+        return "tf.data pipeline"
+    if key[1] == "function":
+        return f"{key[2]}()"
     scope = rec.scopes[key[-1]]
     name = f"{scope.name} ({scope.cls})" if scope.cls else scope.name
     return f"gradient of {scope.name}" if key[0] == "backward" else name
@@ -294,10 +332,11 @@ def _same_layer(other: Box | None, box: Group) -> bool:
 
 def _hidden_in_box(source: TensorNode, box: Group, member: dict[int, Box],
                    drawn: dict[str, int | None]) -> bool:
-    """Inputs a collapsed box does not draw: integer constants (shapes, axes), the constants
-    of gradient formulas, and tensors its forward twin keeps inside (what a gradient box
-    reads from its layer's forward pass)."""
-    if source.is_constant and (box.phase == "backward" or source.is_integer):
+    """Inputs a collapsed box does not draw: integer constants (shapes, axes), unnamed scalar
+    constants (a metric's reset to 0.0), the constants of gradient formulas, and tensors its
+    forward twin keeps inside (what a gradient box reads from its layer's forward pass)."""
+    if source.is_constant and (box.phase == "backward" or source.is_integer
+                               or (not source.name and source.shape == ())):
         return True
     producer = member.get(source.producer.index) if source.producer is not None else None
     return source.key not in drawn and producer is not None and _same_layer(producer, box)

@@ -229,7 +229,7 @@ def test_keras_fit_records_and_draws_collapsed():
     keras.utils.set_random_seed(0)
     x = np.random.rand(16, 3).astype("float32")
     y = np.random.rand(16, 1).astype("float32")
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)], name="net")
     model.compile("sgd", "mse")
     with tapeviz.record() as rec:
         model.fit(x, y, epochs=2, batch_size=len(x), verbose=0)
@@ -237,8 +237,12 @@ def test_keras_fit_records_and_draws_collapsed():
     assert iterators and not any(node.is_variable for node in iterators)  # not a variable
     steps = [op for op in rec.ops if op.function and "step_on_iterator" in op.function]
     assert len(steps) == 2  # one tf.function call per epoch, one batch each
-    dot = rec.to_dot()
-    assert "step_on_iterator()" in dot and rec.internal_errors == []
+    assert rec.internal_errors == []
+    dot = rec.to_dot()  # the whole fit is one box, as a layer is
+    assert "net.fit (Sequential)" in dot and "step_on_iterator" not in dot
+    opened = rec.to_dot(expand=["net.fit"])  # inside: 2 compiled steps, one pipeline
+    assert "2 \N{MULTIPLICATION SIGN} multi_step_on_iterator()" in opened
+    assert "tf.data pipeline" in opened and "Dataset" not in opened
 
 
 def test_savedmodel_with_custom_gradients_saves_as_without_tapeviz(tmp_path):
@@ -318,3 +322,27 @@ def test_the_hot_path_only_logs_and_the_end_builds_the_recording():
         y = tf.constant(2.0) * 3.0
         assert rec.ops == [] and rec.tensors == {}  # nothing is built while the cell runs
     assert [op.type for op in rec.ops] == ["Mul"] and rec.named("y").value == 6.0
+
+
+def test_variables_captured_by_a_tf_function_get_their_own_names():
+    import keras
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="out")], name="net")
+    optimizer = keras.optimizers.SGD(0.1)
+
+    @tf.function
+    def train_step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x) ** 2)
+        optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
+        return loss
+
+    x = tf.ones((4, 3))
+    train_step(x)  # traced before recording: only its captured handles reach the call
+    with tapeviz.record() as rec:
+        train_step(x)
+    call = next(op for op in rec.ops if op.function == "train_step")
+    captured = [node for node in call.inputs if node.is_variable]
+    assert captured and all(node.variable_name for node in captured)
+    assert {"net/out/kernel", "net/out/bias"} <= {
+        node.variable_name for node in captured}

@@ -107,8 +107,8 @@ class Recorder:
         where = (frame.f_code.co_filename, frame.f_lineno) if frame is not None else (None, None)
         self.log.append(("left_tensorflow", tensor_id, how, *where))
 
-    def on_layer_start(self, layer: Any) -> None:
-        self.log.append(("layer_start", layer))
+    def on_layer_start(self, layer: Any, method: str = "__call__") -> None:
+        self.log.append(("layer_start", layer, method))
 
     def on_layer_end(self, layer: Any) -> None:
         self.log.append(("layer_end", layer))

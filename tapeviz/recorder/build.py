@@ -82,9 +82,11 @@ class Builder:
                 self.rec.scopes[call.id] = Scope(id=call.id, name=call.name, kind="function")
         return tuple(call.id for call in calls)
 
-    def layer_start(self, layer: Any) -> None:
-        scope = Scope(id=self.new_id(), kind="layer", cls=type(layer).__name__,
-                      name=str(getattr(layer, "name", type(layer).__name__)))
+    def layer_start(self, layer: Any, method: str) -> None:
+        name = str(getattr(layer, "name", type(layer).__name__))
+        if method in _tfhooks.TRAINING_METHODS:  # a whole loop: "net.fit"
+            name = f"{name}.{method}"
+        scope = Scope(id=self.new_id(), kind="layer", cls=type(layer).__name__, name=name)
         self.rec.scopes[scope.id] = scope
         self._layers.append(scope)
         self._layers_changed()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,6 +19,8 @@ def name(rec: Recording, namespace: Mapping[str, Any], tensors: Tensors,
     Named tensors and variables whose values were not kept (past the first ``values``
     tensors) get them now, from the objects the names refer to.
     """
+    for variable in _owned_variables(namespace):  # e.g. a tf.function's captured weights
+        tensors.variables.setdefault(variable.handle._id, variable)
     versions: dict[int, list[TensorNode]] = {}
     for node in rec.tensors.values():
         if node.is_variable:
@@ -62,3 +65,17 @@ def _user_names(namespace: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
                 yield f"{python_name}[{i}]", item
         else:
             yield python_name, value
+
+
+def _owned_variables(namespace: Mapping[str, Any]) -> Iterable[Any]:
+    """The tf.Variables of the Keras models, layers, optimizers, metrics and tf.Modules the
+    user's names refer to, so that variables only ever used inside a tf.function (whose
+    handles it captured) still show their own names."""
+    owners = [value for _, value in _user_names(namespace) if hasattr(value, "variables")]
+    owners += [value.optimizer for value in owners if hasattr(value, "optimizer")]
+    for owner in owners:
+        with contextlib.suppress(Exception):  # a property that fails says nothing about us
+            for item in list(owner.variables):
+                variable = _tfhooks.tf_variable(item)
+                if variable is not None:
+                    yield variable

@@ -1,0 +1,136 @@
+"""The lessons' exercises: stored unanswered, and every solution passes its check.
+
+An exercise is two code cells and a solution:
+
+- the **answer cell**, tagged ``exercise``: what the learner fills in, stored unanswered
+  (``my_answer = None``, a function whose body is still ``return None``, or code to fix);
+- the **check cell**, tagged ``check``: it prints "... first, then run this cell again" while
+  there is no answer, and otherwise asserts with a helpful message and prints "right! ...";
+- the **solution**: the first ```python block inside a ``<details>`` block of the next markdown
+  cell, drawn collapsed.
+
+The static tests read the stored notebooks. ``test_solutions_pass_their_checks`` runs each
+lesson with every answer cell replaced by its solution and requires every check to say right.
+"""
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tests.lesson_notebooks import (
+    LESSONS,
+    LESSONS_DIR,
+    code_cells,
+    load,
+    output_texts,
+    source,
+    stdout,
+    tags,
+)
+
+UNANSWERED = "then run this cell again"
+RIGHT = "right!"
+SOLUTION = re.compile(r"<details>.*?```python\n(.*?)```.*?</details>", re.S)
+ANSWER_NAME = re.compile(r"^(my_\w+)\s*=\s*(.+?)\s*(?:#.*)?$", re.M)
+CELL_TIMEOUT_S = 120
+
+
+@dataclass
+class Exercise:
+    answer: int  # index of the answer cell
+    check: int  # index of the check cell
+    solution: str
+
+    def is_coding(self) -> bool:
+        """True when the learner writes code, not only a value: a function, a fix, a model.
+
+        A value exercise's solution only assigns numbers, strings, tuples or lists (arithmetic
+        allowed) to names; anything else (a ``def``, a call, a loop) is code.
+        """
+        return not all(isinstance(statement, ast.Assign) and _is_plain_value(statement.value)
+                       for statement in ast.parse(self.solution).body)
+
+
+def _is_plain_value(node: ast.AST) -> bool:
+    plain = (ast.Constant, ast.Tuple, ast.List, ast.BinOp, ast.UnaryOp, ast.operator,
+             ast.unaryop, ast.Load)
+    return all(isinstance(child, plain) for child in ast.walk(node))
+
+
+def exercises(notebook: dict) -> list[Exercise]:
+    """The lesson's exercises; raises AssertionError where one is incomplete."""
+    cells = notebook["cells"]
+    found = []
+    for index, cell in code_cells(notebook):
+        if "exercise" not in tags(cell):
+            continue
+        check = index + 1
+        assert check < len(cells) and "check" in tags(cells[check]), \
+            f"cell [{index}] is an exercise, but the next cell is not tagged 'check'"
+        following = [i for i in range(check + 1, len(cells))
+                     if cells[i]["cell_type"] == "markdown"]
+        match = SOLUTION.search(source(cells[following[0]])) if following else None
+        assert match, (f"exercise cell [{index}]: the markdown cell after its check needs the "
+                       "solution as a ```python block inside <details>...</details>")
+        found.append(Exercise(index, check, match.group(1)))
+    return found
+
+
+def lesson_number(path: Path) -> int:
+    return int(path.name.split("_", 1)[0])
+
+
+EXERCISED = [path for path in LESSONS if lesson_number(path) >= 1]
+
+
+@pytest.mark.parametrize("lesson", EXERCISED, ids=lambda path: path.stem)
+def test_every_lesson_has_exercises_with_checks_and_solutions(lesson):
+    notebook = load(lesson)
+    found = exercises(notebook)
+    assert found, f"{lesson.name} has no cell tagged 'exercise'"
+    if lesson_number(lesson) >= 2:
+        assert any(exercise.is_coding() for exercise in found), \
+            f"{lesson.name} has no coding exercise (one where the learner writes code)"
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.stem)
+def test_no_stored_exercise_is_pre_answered(lesson):
+    notebook = load(lesson)
+    cells = notebook["cells"]
+    problems = []
+    for exercise in exercises(notebook):
+        answers = ANSWER_NAME.findall(source(cells[exercise.answer]))
+        problems += [f"cell [{exercise.answer}] stores an answer: {name} = {value}"
+                     for name, value in answers if value != "None"]
+        if UNANSWERED not in stdout(cells[exercise.check]):
+            problems.append(f"check cell [{exercise.check}] does not print '... {UNANSWERED}'"
+                            " in its stored output: it must be stored unanswered")
+    for index, cell in code_cells(notebook):
+        if "exercise" not in tags(cell) and "# your answer" in source(cell):
+            problems.append(f"cell [{index}] has '# your answer' but is not tagged 'exercise'")
+        problems += [f"cell [{index}] stores a right answer: {text.strip()[:80]!r}"
+                     for _, text in output_texts(cell) if RIGHT in text]
+    assert not problems, f"{lesson.name}:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("lesson", EXERCISED, ids=lambda path: path.stem)
+def test_solutions_pass_their_checks(lesson):
+    notebook = nbformat.read(lesson, as_version=4)
+    found = exercises(load(lesson))
+    for exercise in found:
+        notebook.cells[exercise.answer].source = exercise.solution
+    NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                   resources={"metadata": {"path": str(LESSONS_DIR)}}).execute()
+    failed = []
+    for exercise in found:
+        cell = notebook.cells[exercise.check]
+        printed = stdout(cell)
+        if RIGHT not in printed or UNANSWERED in printed:
+            failed.append(f"check cell [{exercise.check}] with the solution printed "
+                          f"{printed.strip()!r}")
+    assert not failed, f"{lesson.name}:\n" + "\n".join(failed)
