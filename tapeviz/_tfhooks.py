@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import re
 import sys
 import threading
@@ -42,6 +43,7 @@ from tensorflow.python.ops import gen_resource_variable_ops, resource_variable_o
 
 Variable = resource_variable_ops.BaseResourceVariable
 DT_RESOURCE = 20  # types_pb2.DT_RESOURCE: the dtype of variable handles
+_UNREADABLE = frozenset({DT_RESOURCE, 21, 7})  # DT_VARIANT, DT_STRING: no NumPy view either
 
 
 class HookSink(Protocol):
@@ -89,15 +91,30 @@ def function_name(op_type: str) -> str | None:
     return match.group(1) if match else None
 
 
+def readable(tensor: EagerTensor) -> bool:
+    """Whether :func:`tensor_info` gives a value for it (not a resource, variant or string)."""
+    return tensor._datatype_enum() not in _UNREADABLE
+
+
 def tensor_info(tensor: EagerTensor, with_array: bool = True) -> tuple[str, tuple[int, ...], Any]:
     """``(dtype name, shape, zero-copy read-only NumPy view or None)`` of an eager tensor.
 
     The view shares the tensor's memory: copy what you keep. Resource, variant and string
     tensors have no view, nor any tensor when ``with_array`` is false.
     """
-    dtype = _DTYPE_NAMES.get(tensor._datatype_enum()) or tensor.dtype.name
-    wanted = with_array and dtype not in ("resource", "variant", "string")
+    enum = tensor._datatype_enum()
+    dtype = _DTYPE_NAMES.get(enum) or tensor.dtype.name
+    wanted = with_array and enum not in _UNREADABLE
     return dtype, tensor._shape_tuple(), tensor._numpy() if wanted else None
+
+
+def tensor_nbytes(tensor: EagerTensor) -> int:
+    """The bytes an eager tensor's value takes, from its shape and dtype (no read)."""
+    return math.prod(tensor._shape_tuple()) * _ITEMSIZES.get(tensor._datatype_enum(), 8)
+
+
+def tape_is_persistent(tape: Any) -> bool:
+    return bool(getattr(tape, "_persistent", False))
 
 
 def read_unseen(handle: EagerTensor, dtype: Any) -> EagerTensor | None:
@@ -118,6 +135,8 @@ class _DtypeNames(dict):
 
 
 _DTYPE_NAMES = _DtypeNames()
+# bytes per element by DT_* enum: float16/32/64, int8/16/32/64, uint8, bool, bfloat16
+_ITEMSIZES = {19: 2, 1: 4, 2: 8, 6: 1, 5: 2, 3: 4, 9: 8, 4: 1, 10: 1, 14: 2}
 
 
 class _TypeTest(dict):

@@ -26,30 +26,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from tapeviz.summaries import INLINE, Summary
+
 Phase = Literal["forward", "backward"]
 Kind = Literal["variable", "constant", "op_output"]
-INLINE = 8  # values with more elements are shown as a summary
 AGREE = 0.01  # --check: tape and finite differences closer than this agree (float32 noise)
 
 # ops that write a variable, by the tf.Variable method that runs them
 ASSIGN_OPS = {"AssignVariableOp": "assign", "AssignAddVariableOp": "assign_add",
               "AssignSubVariableOp": "assign_sub"}
-
-
-@dataclass(frozen=True)
-class Summary:
-    """Stands in for the value of a tensor too big to keep: a few numbers, not a copy."""
-
-    min: float
-    mean: float
-    max: float
-    first: tuple[float, ...]
-    sampled: bool = False  # statistics of an even sample of the elements, not of all
-
-    def __str__(self) -> str:
-        about = "~" if self.sampled else ""
-        low, mean, high = (x + 0.0 for x in (self.min, self.mean, self.max))  # no "-0"
-        return f"{about}min {low:.3g} {about}mean {mean:.3g} {about}max {high:.3g}"
 
 
 @dataclass(eq=False, slots=True)
@@ -274,6 +259,20 @@ class Recording:
         tape = self.region(region.tape).title
         args = ", ".join(_names(part) for part in (region.targets, region.sources))
         return f"{tape}.{region.method}({args})"
+
+    # -- files -------------------------------------------------------------------------------
+    def to_json(self) -> str:
+        """Everything recorded, as JSON text (see :mod:`tapeviz.serialize`)."""
+        from tapeviz.serialize import dumps
+
+        return dumps(self)
+
+    @classmethod
+    def from_json(cls, text: str) -> Recording:
+        """The Recording :meth:`to_json` wrote; no TensorFlow needed."""
+        from tapeviz.serialize import loads
+
+        return loads(text)
 
     # -- views -------------------------------------------------------------------------------
     def to_digraph(self, **options: Any):

@@ -280,6 +280,50 @@ def test_ops_without_a_gradient_function_differentiate_as_without_tapeviz():
     assert rec.internal_errors == []
 
 
+def test_past_the_byte_budget_tensors_are_summarised_at_once_with_the_same_values(monkeypatch):
+    from tapeviz import recorder
+
+    def cell():
+        w = tf.Variable(tf.ones((8, 8)))
+        with tapeviz.record() as rec:
+            with tf.GradientTape() as tape:
+                y = tf.reduce_sum(tf.matmul(w, w) * 0.5)
+                big = tf.range(1000.0) + y
+            grad = tape.gradient(y, w)
+            w.assign_sub(0.1 * grad)
+        return rec, (big, grad)
+
+    unlimited, _ = cell()
+    monkeypatch.setattr(recorder, "BUDGET", 300)  # bytes: a few small tensors fit, then none
+    limited, _ = cell()
+    assert limited.summary() == unlimited.summary()
+    assert limited.to_dot() == unlimited.to_dot()
+    for a, b in zip(unlimited.tensors.values(), limited.tensors.values(), strict=True):
+        assert (a.key.startswith("v"), a.shape, a.dtype, a.name) == \
+            (b.key.startswith("v"), b.shape, b.dtype, b.name)
+        assert repr(a.value) == repr(b.value) and repr(a.grad) == repr(b.grad)
+
+
+def test_kept_tensors_stay_within_the_budget():
+    from tapeviz.recorder.tensors import Kept, Snapshot
+
+    kept = Kept(budget=1000)
+    small, big = tf.ones((10,)), tf.ones((1000,))  # 40 and 4,000 bytes
+    pairs = kept.pairs([(small._id, small), (big._id, big), None])
+    assert pairs[0][1] is small and isinstance(pairs[1][1], Snapshot) and pairs[2] is None
+    assert pairs[1][1].value.mean == 1.0 and pairs[1][1].shape == (1000,)
+    assert kept.left == 960
+    again = kept.pairs([(big._id, big), (small._id, small)])  # seen: no bytes counted twice
+    assert isinstance(again[0][1], Snapshot) and again[1][1] is small and kept.left == 960
+
+
+def test_the_hot_path_only_logs_and_the_end_builds_the_recording():
+    with tapeviz.record() as rec:
+        y = tf.constant(2.0) * 3.0
+        assert rec.ops == [] and rec.tensors == {}  # nothing is built while the cell runs
+    assert [op.type for op in rec.ops] == ["Mul"] and rec.named("y").value == 6.0
+
+
 def test_variables_captured_by_a_tf_function_get_their_own_names():
     import keras
 
