@@ -212,8 +212,13 @@ def _hide_own_frames(error: BaseException | None) -> None:
     call) would otherwise show the wrapper between the user's code and TensorFlow's.
     """
     seen: set[int] = set()
-    while error is not None and id(error) not in seen:
+    todo = [error]
+    while todo:
+        error = todo.pop()
+        if error is None or id(error) in seen:
+            continue
         seen.add(id(error))
+        todo += [error.__cause__, error.__context__]
         kept, tb = None, error.__traceback__
         while tb is not None:
             if tb.tb_frame.f_globals.get("__name__", "").startswith("tapeviz."):
@@ -224,9 +229,6 @@ def _hide_own_frames(error: BaseException | None) -> None:
             else:
                 kept = tb
             tb = tb.tb_next
-        if error.__cause__ is not None:
-            _hide_own_frames(error.__cause__)
-        error = error.__context__
 
 
 def _check_output(path: str, fmt: str) -> None:
