@@ -74,9 +74,24 @@ def build_with_notes(rec: Recording, *, backward: bool = True, values: bool = Tr
     """:func:`build`, and the notes on what the picture leaves out (also drawn in it)."""
     shown = collapse.view(rec, backward=backward, all_ops=all_ops, depth=depth, expand=expand,
                           budget=budget, max_ops=max_ops)
+    return draw(rec, shown, values=values), shown.notes
+
+
+def draw(rec: Recording, shown: collapse.View, *, values: bool = True,
+         ids: NodeIds | None = None) -> graphviz.Digraph:
+    """The Digraph of a :class:`~tapeviz.collapse.View`; ``ids`` learns which DOT node is which.
+
+    >>> from tapeviz.recording import TensorNode
+    >>> rec = Recording(tensors={"t1": TensorNode(1, "constant", (), "float32")})
+    >>> ids = NodeIds()
+    >>> print(draw(rec, collapse.View([], {"t1": None}, [], []), ids=ids).source.count("n0 ["))
+    1
+    >>> ids.keys
+    {'n0': 't1'}
+    """
     marked_nodes = {key: f.kind for f in rec.diagnostics for key in f.nodes}
     marked_ops = {index: f.kind for f in rec.diagnostics for index in f.ops}
-    ids = _Ids()
+    ids = NodeIds() if ids is None else ids
     placed: dict[int | None, list[str]] = {}  # region id -> node ids drawn in it
     nodes: dict[str, dict[str, str]] = {}
     for box in shown.boxes:
@@ -99,7 +114,7 @@ def build_with_notes(rec: Recording, *, backward: bool = True, values: bool = Tr
     if shown.notes:
         graph.attr(label="<" + "<br/>".join(escape(n) for n in shown.notes) + ">",
                    labelloc="b", fontcolor="#7f6000")
-    return graph, shown.notes
+    return graph
 
 
 def _add_region(graph: graphviz.Digraph, rec: Recording, region: int | None,
@@ -220,11 +235,17 @@ def _table(rows: Iterable[str]) -> str:
     return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="0">{cells}</table>>'
 
 
-class _Ids:
+class NodeIds:
     """Stable DOT ids (n0, n1, ...) in order of first use: never TensorFlow's global ids."""
 
     def __init__(self) -> None:
         self._ids: dict[str, str] = {}
 
     def of(self, key: str) -> str:
+        """The DOT id of a box key (``op3``, ``g7``) or tensor key (``t12``, ``v4.1``)."""
         return self._ids.setdefault(key, f"n{len(self._ids)}")
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """DOT id -> the key it stands for (Graphviz writes the id as each node's title)."""
+        return {node_id: key for key, node_id in self._ids.items()}
