@@ -224,7 +224,7 @@ def tensor_details(node: TensorNode) -> dict[str, Any]:
              if value is not None]
     producer = node.producer
     if producer is not None:
-        rows.append(["made by", f"{producer.label} (op {producer.index}, {producer.phase})"])
+        rows.append(["made by", f"{producer.label} ({producer.phase} pass)"])
     elif node.kind != "op_output":
         rows.append(["made by", f"a {node.kind} (a leaf of the graph)"])
     if node.variable_name:
