@@ -123,6 +123,7 @@ def test_replay_steps_become_the_dot_ids_to_highlight(monkeypatch):
     upstream = v.details[first["upstream"][0]]
     assert upstream["rows"][2] == ["value", "1.0"]  # the seed d result / d result
     assert first["accumulated"] == [] and v.steps[1]["index"] == 1
+    assert v.steps[1]["caption"] == "<script>x</script>"  # data: view.js sets textContent
     assert GraphView(rec).step == -1  # not on the replay unless asked
 
 

@@ -277,6 +277,20 @@ function render({ model, el }) {
         if (g) g.classList.add(cls);
       }
     }
+    const op = nodes.get((step.op || [])[0]);
+    if (op) reveal(op);
+  }
+
+  // Pan (never zoom) so that a node the replay highlights is on screen.
+  function reveal(g) {
+    const stageRect = stage.getBoundingClientRect();
+    const rect = g.getBoundingClientRect();
+    if (!stageRect.width || (rect.left >= stageRect.left && rect.right <= stageRect.right
+        && rect.top >= stageRect.top && rect.bottom <= stageRect.bottom)) return;
+    const s = scale();
+    const dx = (rect.left + rect.width / 2) - (stageRect.left + stageRect.width / 2);
+    const dy = (rect.top + rect.height / 2) - (stageRect.top + stageRect.height / 2);
+    show({ x: box.x + dx / s, y: box.y + dy / s, w: box.w });
   }
 
   function go(i) {
