@@ -33,8 +33,18 @@ function hideStaticTwin(el) {
   const output = el.closest(".jp-OutputArea-child");
   const before = output && output.previousElementSibling;
   const img = before && before.querySelector("[data-mime-type='image/svg+xml'] img");
-  if (img && decodeURIComponent(img.src).includes("<title>tapeviz</title>")) {
+  if (img && dataUrlText(img.src).includes("<title>tapeviz</title>")) {
     before.classList.add("tv-static-twin");
+  }
+}
+
+function dataUrlText(url) {
+  const comma = url.indexOf(",");
+  try {
+    const data = url.slice(comma + 1);
+    return url.slice(0, comma).endsWith(";base64") ? atob(data) : decodeURIComponent(data);
+  } catch (error) {
+    return "";  // not the picture this view was displayed with
   }
 }
 

@@ -1,9 +1,9 @@
 """The interactive view (GraphView) in JupyterLab and in Notebook 7, used as a learner would.
 
 One notebook flow per front end: pan and zoom change the view box, a click on a layer box
-opens it (more nodes), hovering a tensor shows its value, replay Next moves the highlight and
-shows the caption ``replay_steps(rec)`` has; then the saved notebook, reopened after its kernel
-is gone, still shows the SVG.
+opens it (more nodes), hovering a tensor shows its value, search marks a name, replay Next
+moves the highlight and shows the caption ``replay_steps(rec)`` has; then the saved notebook,
+reopened after its kernel is gone, still shows the SVG.
 """
 
 from __future__ import annotations
@@ -86,6 +86,11 @@ def test_view_pans_zooms_opens_a_layer_shows_values_replays_and_saves(ui, page, 
         graph.locator("g.node.tv-tensor").filter(has=named_x).first.hover()
         details = widget.locator(".tv-details")
         expect(details).to_contain_text("[[1.0 2.0]]")
+
+        widget.locator(".tv-search").fill("loss")
+        expect(graph.locator("g.node.tv-match")).not_to_have_count(0)
+        assert "loss" in graph.locator("g.node.tv-match").first.inner_text()
+        widget.locator(".tv-search").fill("")
 
         widget.get_by_role("button", name="Replay backward").click()
         caption = widget.locator(".tv-caption")
