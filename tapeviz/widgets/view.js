@@ -1,7 +1,7 @@
 // tapeviz GraphView: pan and zoom on the SVG's viewBox, open boxes, details, search, replay.
 // Every text from Python goes in with textContent; the SVG is parsed as XML, never as HTML.
 
-const MIN_SCALE = 0.75;  // the first view is never smaller than this: labels stay readable
+const MIN_SCALE = 1;  // px per pt of the first view at least: 10 pt labels are 10 px high
 const MAX_HEIGHT = 640;  // px of the drawing on screen before it scrolls by panning
 const PLAY_MS = 1200;
 
@@ -101,6 +101,8 @@ function render({ model, el }) {
     const s = Math.max(width / full.w, minimum);
     stage.style.height = `${Math.max(160, Math.min(MAX_HEIGHT, full.h * s))}px`;
     show({ x: full.x, y: full.y, w: width / s });
+    const first = nodes.get("n0");  // the first box in execution order: where reading starts
+    if (s > width / full.w && first) reveal(first);
   }
 
   function zoomAt(factor, clientX, clientY) {
