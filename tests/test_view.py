@@ -86,10 +86,16 @@ def test_details_of_a_tensor_name_shape_dtype_value_gradient_and_producer():
     assert set(v.details) == {i for i, n in v.nodes.items() if n["kind"] == "tensor"}
 
 
+def test_details_say_which_layer_calls_made_a_tensor():
+    v = GraphView(load("mlp_step"), expand=("dense",))
+    inside = {tuple(row) for d in v.details.values() for row in d["rows"] if row[0] == "inside"}
+    assert ("inside", "sequential → dense") in inside
+
+
 def test_a_small_tensor_is_shown_in_full_and_a_big_one_as_summary_and_histogram():
     values = np.linspace(-1.0, 1.0, 24, dtype=np.float32).reshape(4, 6)
     small = tensor_details(TensorNode(1, "op_output", (4, 6), "float32", value=values,
-                                      grad=np.ones((4, 6), np.float32)))
+                                      grad=np.ones((4, 6), np.float32)), Recording())
     assert small["rows"][2][1].startswith("[[-1.0 -0.913 -0.8261")  # all 24, not a summary
     assert small["rows"][2][1].count(" ") == 23
     assert sum(small["value"]["counts"]) == 24 and len(small["value"]["counts"]) == 12
@@ -97,7 +103,7 @@ def test_a_small_tensor_is_shown_in_full_and_a_big_one_as_summary_and_histogram(
 
     summary = Summary(min=-2.0, mean=0.25, max=3.0, first=(1.0, 2.0))
     big = tensor_details(TensorNode(2, "variable", (784, 64), "float32", value=summary,
-                                    name="W"))
+                                    name="W"), Recording())
     assert big["rows"][2] == ["value", "min -2 mean 0.25 max 3"]
     assert big["value"] == {"min": -2.0, "mean": 0.25, "max": 3.0, "counts": []}
     assert big["rows"][-1] == ["made by", "a variable (a leaf of the graph)"]

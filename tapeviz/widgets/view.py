@@ -116,7 +116,7 @@ class GraphView(anywidget.AnyWidget):
         boxes = _box_ids(shown, ids)
         with self.hold_sync():
             self.nodes = _nodes(self.rec, shown, ids, opened)
-            self.details = {node_id: tensor_details(self.rec.tensors[key])
+            self.details = {node_id: tensor_details(self.rec.tensors[key], self.rec)
                             for node_id, key in ids.keys.items() if key in self.rec.tensors}
             self.steps = [_step_payload(step, boxes, ids) for step in _replay_steps(self.rec)]
             self.opened = opened
@@ -171,9 +171,7 @@ def _scope_name(rec: Recording, group: collapse.Group) -> str | None:
 
 def _closes(rec: Recording, op: Op, opened: list[str]) -> str | None:
     """The innermost opened box this op was drawn out of (a click on it closes that box)."""
-    source = rec.ops[op.differentiates] if op.differentiates is not None else op
-    names = [rec.scopes[s].name for s in source.scope]
-    return next((name for name in reversed(names) if name in opened), None)
+    return next((name for name in reversed(_calls(rec, op)) if name in opened), None)
 
 
 def _box_ids(shown: collapse.View, ids: graph.NodeIds) -> dict[int, str]:
@@ -210,13 +208,14 @@ def _step_payload(step: Any, boxes: dict[int, str], ids: graph.NodeIds) -> dict[
             "downstream": tensors(step.downstream), "accumulated": tensors(step.accumulated)}
 
 
-def tensor_details(node: TensorNode) -> dict[str, Any]:
+def tensor_details(node: TensorNode, rec: Recording) -> dict[str, Any]:
     """What the details panel shows for one tensor: rows of text, and its value's histogram.
 
-    >>> details = tensor_details(TensorNode(1, "constant", (3,), "float32",
-    ...                                     value=np.array([1.0, 2.0, 2.5], dtype=np.float32)))
-    >>> details["rows"][:3]
-    [['shape', '(3,)'], ['dtype', 'float32'], ['value', '[1.0 2.0 2.5]']]
+    >>> node = TensorNode(1, "constant", (3,), "float32",
+    ...                   value=np.array([1.0, 2.0, 2.5], dtype=np.float32))
+    >>> tensor_details(node, Recording())["rows"]
+    [['shape', '(3)'], ['dtype', 'float32'], ['value', '[1.0 2.0 2.5]'], \
+['made by', 'a constant (a leaf of the graph)']]
     """
     rows = [["shape", node.shape_text], ["dtype", node.dtype]]
     rows += [[label, _full(value)] for label, value in (("value", node.value),
@@ -225,12 +224,22 @@ def tensor_details(node: TensorNode) -> dict[str, Any]:
     producer = node.producer
     if producer is not None:
         rows.append(["made by", f"{producer.label} ({producer.phase} pass)"])
+        calls = _calls(rec, producer)
+        if calls:
+            rows.append(["inside", " \N{RIGHTWARDS ARROW} ".join(calls)])
     elif node.kind != "op_output":
         rows.append(["made by", f"a {node.kind} (a leaf of the graph)"])
     if node.variable_name:
         rows.append(["variable", node.variable_name])
     return {"title": node.title or f"tensor {node.shape_text}", "kind": node.kind, "rows": rows,
             "value": _histogram(node.value), "gradient": _histogram(node.grad)}
+
+
+def _calls(rec: Recording, op: Op) -> list[str]:
+    """The layer and function calls an op ran in, outermost first (a backward op: those of the
+    forward op it differentiates)."""
+    source = rec.ops[op.differentiates] if op.differentiates is not None else op
+    return [rec.scopes[scope].name for scope in source.scope]
 
 
 def _full(value: np.ndarray | Summary) -> str:
