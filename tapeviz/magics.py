@@ -98,8 +98,9 @@ class TapeMagics(Magics):
 
         After the cell, `_tape` holds the Recording: `_tape.ops`, `_tape.summary()`,
         `_tape.named("dy_dx").value`, `tapeviz.to_dot(_tape)`. The same works in a script
-        with `with tapeviz.record() as rec: ...` and `tapeviz.show(rec, budget=300)`: every
-        option here is a field of `tapeviz.ViewOptions` (--all-ops is all_ops=True).
+        with `with tapeviz.record() as rec: ...` and `tapeviz.show(rec, budget=300)`: the
+        drawing options here are the fields of `tapeviz.ViewOptions` (--all-ops is
+        all_ops=True, --no-values is values=False).
         """
         try:
             args = parse_argstring(self.tape, line)

@@ -203,3 +203,14 @@ def test_a_recording_shows_as_its_picture(ipython, run_tape):
     assert data["image/svg+xml"].lstrip().startswith("<?xml") and "Square" in data[
         "image/svg+xml"]
     assert data["text/plain"] == rec.summary() == repr(rec)
+
+
+def test_importing_tapeviz_in_ipython_is_enough_for_a_recording_to_show(ipython, run_tape):
+    import importlib
+
+    rec, _, _ = run_tape(EXAMPLE_1)
+    formatter = ipython.display_formatter.mimebundle_formatter
+    formatter.pop("tapeviz.recording.Recording")
+    assert "image/svg+xml" not in ipython.display_formatter.format(rec)[0]
+    importlib.reload(tapeviz)  # `import tapeviz` in a notebook, no %load_ext
+    assert "image/svg+xml" in ipython.display_formatter.format(rec)[0]
