@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -92,7 +92,7 @@ class Note:
 
     kind: str    # "collapsed", "truncated" (the view) or "recording" (the recorder's own words)
     text: str
-    fixes: tuple[tuple[str, Any], ...] = field(default=())
+    fixes: tuple[tuple[str, Any], ...] = ()
 
     def worded(self, fix: Callable[[str, Any], str] = as_argument) -> str:
         """The note with its fixes spelled by ``fix`` (Python's ``budget=300`` by default).
