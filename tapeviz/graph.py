@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from typing import Any
 
 import graphviz
 
 from tapeviz import collapse
+from tapeviz.options import DEFAULTS, Note, ViewOptions
 from tapeviz.recording import (
     ASSIGN_OPS,
     BackwardStep,
@@ -57,23 +57,21 @@ def escape(text: str) -> str:
     return html.escape(text, quote=True).replace("\n", "<br/>")
 
 
-def build(rec: Recording, **options: Any) -> graphviz.Digraph:
+def build(rec: Recording, options: ViewOptions = DEFAULTS) -> graphviz.Digraph:
     """Draw ``rec``: ``backward=False`` hides the backward pass, ``values=False`` the numbers.
 
     By default Keras layers (and the user's own functions) are collapsed into boxes and
     bookkeeping ops are hidden; see :func:`tapeviz.collapse.view` for ``all_ops``, ``depth``,
     ``expand``, ``budget`` and ``max_ops``.
     """
-    return build_with_notes(rec, **options)[0]
+    return build_with_notes(rec, options)[0]
 
 
-def build_with_notes(rec: Recording, *, backward: bool = True, values: bool = True,
-                     all_ops: bool = False, depth: int | None = None,
-                     expand: Iterable[str] = (), budget: int = collapse.BUDGET,
-                     max_ops: int = collapse.MAX_OPS) -> tuple[graphviz.Digraph, list[str]]:
-    """:func:`build`, and the notes on what the picture leaves out (also drawn in it)."""
-    shown = collapse.view(rec, backward=backward, all_ops=all_ops, depth=depth, expand=expand,
-                          budget=budget, max_ops=max_ops)
+def build_with_notes(rec: Recording, options: ViewOptions = DEFAULTS
+                     ) -> tuple[graphviz.Digraph, list[Note]]:
+    """:func:`build`, and the notes on what the picture leaves out (their text is drawn in it;
+    whoever shows the picture words the options that change them)."""
+    shown = collapse.view(rec, options)
     marked_nodes = {key: f.kind for f in rec.diagnostics for key in f.nodes}
     marked_ops = {index: f.kind for f in rec.diagnostics for index in f.ops}
     ids = _Ids()
@@ -89,7 +87,7 @@ def build_with_notes(rec: Recording, *, backward: bool = True, values: bool = Tr
             nodes[node_id] = _marked(_op_attrs(box), marked_ops.get(box.index))
     for key, region in shown.tensors.items():
         placed.setdefault(region, []).append(ids.of(key))
-        nodes[ids.of(key)] = _marked(_tensor_attrs(rec.tensors[key], values),
+        nodes[ids.of(key)] = _marked(_tensor_attrs(rec.tensors[key], options.values),
                                      marked_nodes.get(key))
 
     graph = graphviz.Digraph(name="tapeviz", graph_attr=GRAPH_ATTR, node_attr=NODE_ATTR)
@@ -97,7 +95,7 @@ def build_with_notes(rec: Recording, *, backward: bool = True, values: bool = Tr
     for tail, head in shown.edges:
         graph.edge(ids.of(tail), ids.of(head))
     if shown.notes:
-        graph.attr(label="<" + "<br/>".join(escape(n) for n in shown.notes) + ">",
+        graph.attr(label="<" + "<br/>".join(escape(n.text) for n in shown.notes) + ">",
                    labelloc="b", fontcolor="#7f6000")
     return graph, shown.notes
 
