@@ -17,7 +17,7 @@ Every figure is measured in this one run and printed beside its target (issue 4)
    Keras step follows: the cell without the magic, ``%%tape --quiet`` (recording and
    gradient annotation only), ``to_dot``, and the layout+SVG of that DOT (also with the
    system ``dot``, for comparison).
-2. A cell of about 1,000 eager ops, recorded, then ``rec.draw().svg()`` timed (building the
+2. A cell of about 1,000 eager ops, recorded, then ``tapeviz.show(rec).svg()`` timed (building the
    default, collapsed drawing, layout and render). Two cells: a few Keras training steps, and
    a hand-written loop of small ops under a tape with its gradient. Target: <= 2 s.
 3. A cell of about 10,000 ops (Keras training steps), run plain and under
@@ -169,8 +169,8 @@ def breakdown(ip) -> dict[str, float]:
              "record": median_time(lambda: run_cell(ip, "%%tape --quiet\n" + KERAS_STEP), RUNS)}
     rec = ip.user_ns["_tape"]
     times["ops"] = len(rec.ops)
-    times["dot"] = median_time(lambda: _timed(rec.to_dot), RUNS)
-    dot = rec.to_dot()
+    times["dot"] = median_time(lambda: _timed(lambda: tapeviz.to_dot(rec)), RUNS)
+    dot = tapeviz.to_dot(rec)
     times["nodes"] = drawn_nodes(dot)
     times["render"] = median_time(lambda: _timed(lambda: render(dot, "svg")), RUNS)
     with contextlib.suppress(Exception):  # the system engine, for comparison only
@@ -243,12 +243,12 @@ for _ in sys.stdin:
 
 # -- 2. drawing a 1,000-op cell --------------------------------------------------------------
 def draw_cell(ip, cell: str) -> tuple[int, int, float, float]:
-    """Ops, drawn nodes, seconds of ``rec.draw().svg()`` and of ``rec.to_dot()`` alone."""
+    """Ops, drawn nodes, seconds of ``tapeviz.show(rec).svg()`` and of ``to_dot`` alone."""
     run_cell(ip, "%%tape --quiet\n" + cell)
     rec = ip.user_ns["_tape"]
-    seconds = median_time(lambda: _timed(lambda: rec.draw().svg()), DRAW_RUNS)
-    dot_seconds = median_time(lambda: _timed(rec.to_dot), DRAW_RUNS)
-    return len(rec.ops), drawn_nodes(rec.to_dot()), seconds, dot_seconds
+    seconds = median_time(lambda: _timed(lambda: tapeviz.show(rec).svg()), DRAW_RUNS)
+    dot_seconds = median_time(lambda: _timed(lambda: tapeviz.to_dot(rec)), DRAW_RUNS)
+    return len(rec.ops), drawn_nodes(tapeviz.to_dot(rec)), seconds, dot_seconds
 
 
 # -- 3. memory of a 10,000-op cell -----------------------------------------------------------
@@ -367,7 +367,7 @@ def main() -> None:
           f"%%tape --quiet (record only) {step['record'] * 1000:.0f} ms,")
     print(f"     to_dot {step['dot'] * 1000:.0f} ms, layout+SVG of {step['nodes']} drawn nodes "
           f"{step['render'] * 1000:.0f} ms{system}")
-    print("2. a cell of ~1,000 ops: rec.draw().svg() (default, collapsed drawing)")
+    print("2. a cell of ~1,000 ops: tapeviz.show(rec).svg() (default, collapsed drawing)")
     for name, (ops, nodes, seconds, dot) in [("Keras training steps", keras_1k),
                                              ("small-op loop + gradient", small_1k)]:
         row(f"   {name} ({ops} ops, {nodes} drawn nodes)", f"{seconds:.3f} s", "<= 2 s",

@@ -23,9 +23,11 @@ LESSONS = ROOT / "lessons"
 
 
 def dump(shell, out: Path, stem: str) -> None:
+    from tapeviz import to_dot
+
     rec = shell.user_ns.get("_tape")
     if rec is not None:
-        (out / f"{stem}.dot").write_text(rec.to_dot())
+        (out / f"{stem}.dot").write_text(to_dot(rec))
         (out / f"{stem}.txt").write_text(rec.summary() + "\n")
         print(stem, len(rec.ops), "ops", flush=True)
 

@@ -4,7 +4,9 @@
 >>> with tapeviz.record() as rec:   # doctest: +SKIP
 ...     ...
 >>> rec                             # doctest: +SKIP
-(a graph of every op, tensor, variable and tape in the block)
+(in IPython: a graph of every op, tensor, variable and tape in the block)
+>>> tapeviz.show(rec, budget=300).save("graph.svg")  # doctest: +SKIP
+>>> tapeviz.to_dot(rec, all_ops=True)                # doctest: +SKIP
 
 In a notebook: ``%load_ext tapeviz`` then ``%%tape`` on any cell. TensorFlow is imported on
 first use, not by ``import tapeviz``.
@@ -12,15 +14,19 @@ first use, not by ``import tapeviz``.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["record", "Recording", "SGDStepper", "load_ipython_extension",
-           "unload_ipython_extension"]
+__all__ = ["record", "Recording", "show", "to_dot", "ViewOptions", "SGDStepper",
+           "load_ipython_extension", "unload_ipython_extension"]
 
 _LAZY = {
     "record": ("tapeviz.recorder", "record"),
     "Recording": ("tapeviz.recording", "Recording"),
+    "show": ("tapeviz.pipeline", "show"),
+    "to_dot": ("tapeviz.pipeline", "to_dot"),
+    "ViewOptions": ("tapeviz.options", "ViewOptions"),
     "SGDStepper": ("tapeviz.widgets.stepper", "SGDStepper"),
 }
 
@@ -39,8 +45,26 @@ def load_ipython_extension(ipython: Any) -> None:
     from tapeviz.magics import TapeMagics
 
     ipython.register_magics(TapeMagics)
+    _display_recordings(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext tapeviz``: removes ``%%tape``."""
     ipython.magics_manager.magics["cell"].pop("tape", None)
+
+
+def _display_recordings(ipython: Any) -> None:
+    """In IPython a Recording shows as its picture: the data model knows nothing of drawing,
+    so the display is registered here, by name, importing no stage until one is shown."""
+    formatter = ipython.display_formatter.mimebundle_formatter
+    formatter.for_type_by_name("tapeviz.recording", "Recording", _recording_bundle)
+
+
+def _recording_bundle(rec: Any) -> dict[str, str]:
+    from tapeviz.pipeline import show
+
+    return show(rec)._repr_mimebundle_()
+
+
+if "IPython" in sys.modules and sys.modules["IPython"].get_ipython() is not None:
+    _display_recordings(sys.modules["IPython"].get_ipython())  # `import tapeviz` in a notebook

@@ -9,20 +9,17 @@
   to where it goes, so hiding never breaks an edge.
 - Beyond a node budget the view collapses further (fewer scope levels), and says so.
 
-``all_ops=True`` draws every op, ``depth=N`` keeps N levels of nested scopes, ``expand=NAME``
-opens the scope called NAME.
+The :class:`~tapeviz.options.ViewOptions` say how: ``all_ops=True`` draws every op,
+``depth=N`` keeps N levels of nested scopes, ``expand=(NAME,)`` opens the scope called NAME.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from tapeviz.options import DEFAULTS, Note, ViewOptions
 from tapeviz.recording import Op, Recording, TensorNode
-
-BUDGET = 150  # drawn nodes (ops, boxes and tensors) before collapsing further
-MAX_OPS = 400  # never lay out more ops than this, whatever the options
 
 # ops that only shuffle shapes and bookkeeping around: hidden unless all_ops
 BOOKKEEPING = frozenset({
@@ -69,48 +66,48 @@ class View:
     boxes: list[Box]
     tensors: dict[str, int | None]           # node key -> region it is drawn in
     edges: list[tuple[str, str]]             # box keys ("op3", "g7") and node keys
-    notes: list[str]
+    notes: list[Note]
 
 
 def box_key(box: Box) -> str:
     return box.key if isinstance(box, Group) else f"op{box.index}"
 
 
-def view(rec: Recording, *, backward: bool = True, all_ops: bool = False,
-         depth: int | None = None, expand: Iterable[str] = (), budget: int = BUDGET,
-         max_ops: int = MAX_OPS) -> View:
-    """The view to draw: collapsed and within ``budget`` nodes unless ``all_ops``."""
-    ops = [op for op in rec.ops if backward or op.phase == "forward"]
-    notes = list(rec.notes)
-    if all_ops:
-        return _limited(_build(rec, ops, None, set(), hide=False), ops, max_ops, notes)
-    expand = set(expand)
-    result = _build(rec, ops, depth, expand, hide=True)
+def view(rec: Recording, options: ViewOptions = DEFAULTS) -> View:
+    """The view to draw: collapsed and within ``options.budget`` nodes unless ``all_ops``."""
+    ops = [op for op in rec.ops if options.backward or op.phase == "forward"]
+    notes = [Note("recording", text) for text in rec.notes]
+    if options.all_ops:
+        return _limited(_build(rec, ops, None, set(), hide=False), ops, options.max_ops, notes)
+    budget, expand = options.budget, set(options.expand)
+    result = _build(rec, ops, options.depth, expand, hide=True)
+    wanted = _size(result)
     levels = max((len(op.scope) for op in ops), default=0)
-    current = depth if depth is not None else levels
+    current = options.depth if options.depth is not None else levels
     while _size(result) > budget and current > 1:
         current -= 1
         result = _build(rec, ops, current, expand, hide=True)
-    if current != (depth if depth is not None else levels):
-        notes.append(f"Collapsed to {current} level(s) of layers/functions to stay within "
-                     f"{budget} nodes; use --budget N or --all-ops to see more.")
+    if current != (options.depth if options.depth is not None else levels):
+        notes.append(Note("collapsed", f"Collapsed to {current} level(s) of layers/functions "
+                          f"to stay within {budget} nodes.",
+                          (("budget", wanted), ("all_ops", True))))
     if _size(result) > budget:  # nothing left to collapse: draw the first boxes that fit
-        keep = min(max_ops, len(result.boxes))
+        keep = min(options.max_ops, len(result.boxes))
         while keep > 1:
             size = _size(_first(result, keep))
             if size <= budget:
                 break
             keep = min(keep - 1, keep * budget // size)
-        return _limited(result, ops, keep, notes, f"to stay within {budget} nodes; use "
-                        "--budget N to see more, or record a smaller part of the cell")
-    return _limited(result, ops, max_ops, notes)
+        return _limited(result, ops, keep, notes, f" to stay within {budget} nodes",
+                        (("budget", _size(result)),))
+    return _limited(result, ops, options.max_ops, notes)
 
 
-def _limited(result: View, ops: list[Op], max_ops: int, notes: list[str],
-             why: str = "") -> View:
+def _limited(result: View, ops: list[Op], max_ops: int, notes: list[Note], why: str = "",
+             fixes: tuple[tuple[str, int], ...] = ()) -> View:
     if len(result.boxes) > max_ops:
-        notes.append(f"Showing the first {max_ops:,} of {len(result.boxes):,} boxes "
-                     f"({len(ops):,} ops){' ' + why if why else ''}.")
+        notes.append(Note("truncated", f"Showing the first {max_ops:,} of "
+                          f"{len(result.boxes):,} boxes ({len(ops):,} ops){why}.", fixes))
         result = _first(result, max_ops)
     result.notes = notes
     return result

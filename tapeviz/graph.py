@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from typing import Any
 
 import graphviz
 
 from tapeviz import collapse
+from tapeviz.options import DEFAULTS, Note, ViewOptions
 from tapeviz.recording import (
     ASSIGN_OPS,
     BackwardStep,
@@ -57,24 +57,22 @@ def escape(text: str) -> str:
     return html.escape(text, quote=True).replace("\n", "<br/>")
 
 
-def build(rec: Recording, **options: Any) -> graphviz.Digraph:
+def build(rec: Recording, options: ViewOptions = DEFAULTS) -> graphviz.Digraph:
     """Draw ``rec``: ``backward=False`` hides the backward pass, ``values=False`` the numbers.
 
     By default Keras layers (and the user's own functions) are collapsed into boxes and
     bookkeeping ops are hidden; see :func:`tapeviz.collapse.view` for ``all_ops``, ``depth``,
     ``expand``, ``budget`` and ``max_ops``.
     """
-    return build_with_notes(rec, **options)[0]
+    return build_with_notes(rec, options)[0]
 
 
-def build_with_notes(rec: Recording, *, backward: bool = True, values: bool = True,
-                     all_ops: bool = False, depth: int | None = None,
-                     expand: Iterable[str] = (), budget: int = collapse.BUDGET,
-                     max_ops: int = collapse.MAX_OPS) -> tuple[graphviz.Digraph, list[str]]:
-    """:func:`build`, and the notes on what the picture leaves out (also drawn in it)."""
-    shown = collapse.view(rec, backward=backward, all_ops=all_ops, depth=depth, expand=expand,
-                          budget=budget, max_ops=max_ops)
-    return draw(rec, shown, values=values), shown.notes
+def build_with_notes(rec: Recording, options: ViewOptions = DEFAULTS
+                     ) -> tuple[graphviz.Digraph, list[Note]]:
+    """:func:`build`, and the notes on what the picture leaves out (their text is drawn in it;
+    whoever shows the picture words the options that change them)."""
+    shown = collapse.view(rec, options)
+    return draw(rec, shown, values=options.values), shown.notes
 
 
 def draw(rec: Recording, shown: collapse.View, *, values: bool = True,
@@ -112,7 +110,7 @@ def draw(rec: Recording, shown: collapse.View, *, values: bool = True,
     for tail, head in shown.edges:
         graph.edge(ids.of(tail), ids.of(head))
     if shown.notes:
-        graph.attr(label="<" + "<br/>".join(escape(n) for n in shown.notes) + ">",
+        graph.attr(label="<" + "<br/>".join(escape(n.text) for n in shown.notes) + ">",
                    labelloc="b", fontcolor="#7f6000")
     return graph
 

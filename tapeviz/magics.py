@@ -20,6 +20,8 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import Image, display
 
 from tapeviz.firewall import guarded
+from tapeviz.options import DEFAULTS, ViewOptions
+from tapeviz.pipeline import show
 from tapeviz.recording import check_text
 from tapeviz.render import FORMATS, Notes, RenderError, output_format
 
@@ -46,8 +48,13 @@ class TapeMagics(Magics):
               help="Collapse nested layers/functions below N levels (1: outermost only).")
     @argument("--expand", action="append", default=[], metavar="NAME",
               help="Open the layer or function called NAME (repeatable).")
-    @argument("--budget", type=int, default=150, metavar="N",
-              help="Collapse further when more than N nodes would be drawn (default 150).")
+    @argument("--budget", type=int, default=DEFAULTS.budget, metavar="N",
+              help="Collapse further when more than N nodes would be drawn "
+                   f"(default {DEFAULTS.budget}).")
+    @argument("--static", action="store_true",
+              help="Show the static picture only, without the interactive view.")
+    @argument("--replay", action="store_true",
+              help="Open the view on the backward pass, replayed one step at a time.")
     @argument("--target", metavar="EXPR",
               help="Show d EXPR / d node on every tensor (EXPR is evaluated after the cell, "
                    "e.g. loss). Default: the target of the cell's last tape.gradient call.")
@@ -90,8 +97,10 @@ class TapeMagics(Magics):
             dy_dx = tape.gradient(y, x)
 
         After the cell, `_tape` holds the Recording: `_tape.ops`, `_tape.summary()`,
-        `_tape.named("dy_dx").value`, `_tape.to_dot()`. The same works in a script with
-        `with tapeviz.record() as rec: ...`.
+        `_tape.named("dy_dx").value`, `tapeviz.to_dot(_tape)`. The same works in a script
+        with `with tapeviz.record() as rec: ...` and `tapeviz.show(rec, budget=300)`: the
+        drawing options here are the fields of `tapeviz.ViewOptions` (--all-ops is
+        all_ops=True, --no-values is values=False).
         """
         try:
             args = parse_argstring(self.tape, line)
@@ -254,10 +263,9 @@ def _present(recording: Any, args: Any) -> None:
     notes = list(recording.notes)
     drawn = False
     with guarded(recording.internal_errors, "drawing"):
-        drawing = recording.draw(backward=not args.no_backward, values=not args.no_values,
-                                 all_ops=args.all_ops, depth=args.depth, expand=args.expand,
-                                 budget=args.budget)
-        notes = drawing.notes  # the recording's notes, and what the picture leaves out
+        drawing = show(recording, view_options(args))
+        # the recording's notes, and what the picture leaves out
+        notes = [note.worded(as_flag) for note in drawing.notes]
         if args.output:
             notes += _save(drawing, args.output, args.format)
         if not args.quiet and recording.ops:
@@ -280,6 +288,25 @@ def _present(recording: Any, args: Any) -> None:
                      "`%%tape --debug`.")
     if notes:
         display(Notes(notes, "\n".join(e.traceback for e in failed) if args.debug else ""))
+
+
+def view_options(args: Any) -> ViewOptions:
+    """The :class:`ViewOptions` that the parsed ``%%tape`` arguments ask for."""
+    return ViewOptions(backward=not args.no_backward, values=not args.no_values,
+                       all_ops=args.all_ops, depth=args.depth, expand=args.expand,
+                       budget=args.budget, static=args.static, replay=args.replay)
+
+
+def as_flag(option: str, value: Any) -> str:
+    """A ViewOptions field as the %%tape flag that sets it: ``--budget 300``, ``--all-ops``.
+
+    >>> as_flag("budget", 300), as_flag("all_ops", True), as_flag("backward", False)
+    ('--budget 300', '--all-ops', '--no-backward')
+    """
+    flag = option.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {value}"
 
 
 def _show_graph(drawing: Any, fmt: str) -> list[str]:

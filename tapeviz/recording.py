@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -212,9 +212,13 @@ class InternalError:
         return f"{self.kind} in {self.stage}: {self.message}"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class Recording:
-    """Everything recorded by :func:`tapeviz.record` or ``%%tape``."""
+    """Everything recorded by :func:`tapeviz.record` or ``%%tape``: plain data.
+
+    Drawing it is a later stage's work: ``tapeviz.show(rec)`` (in IPython, ``rec`` on its own
+    shows the same), ``tapeviz.to_dot(rec)``; JSON files: :mod:`tapeviz.serialize`.
+    """
 
     ops: list[Op] = field(default_factory=list)
     tensors: dict[str, TensorNode] = field(default_factory=dict)
@@ -260,41 +264,8 @@ class Recording:
         args = ", ".join(_names(part) for part in (region.targets, region.sources))
         return f"{tape}.{region.method}({args})"
 
-    # -- files -------------------------------------------------------------------------------
-    def to_json(self) -> str:
-        """Everything recorded, as JSON text (see :mod:`tapeviz.serialize`)."""
-        from tapeviz.serialize import dumps
-
-        return dumps(self)
-
-    @classmethod
-    def from_json(cls, text: str) -> Recording:
-        """The Recording :meth:`to_json` wrote; no TensorFlow needed."""
-        from tapeviz.serialize import loads
-
-        return loads(text)
-
-    # -- views -------------------------------------------------------------------------------
-    def to_digraph(self, **options: Any):
-        """A ``graphviz.Digraph`` of the recording. Options: see :func:`tapeviz.graph.build`."""
-        from tapeviz.graph import build
-
-        return build(self, **options)
-
-    def to_dot(self, **options: Any) -> str:
-        """The DOT source of :meth:`to_digraph`."""
-        return self.to_digraph(**options).source
-
-    def draw(self, **options: Any):
-        """A :class:`tapeviz.render.Drawing`: shows itself in notebooks, saves to files."""
-        from tapeviz.graph import build_with_notes
-        from tapeviz.render import Drawing
-
-        graph, notes = build_with_notes(self, **options)
-        return Drawing(graph.source, self.summary(), notes=notes)
-
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict[str, str]:
-        return self.draw()._repr_mimebundle_(include, exclude)
+    def __repr__(self) -> str:  # the dataclass's own would print every op and tensor
+        return self.summary()
 
     def summary(self) -> str:
         """A short, stable text description: op counts by phase, tapes, named tensors."""

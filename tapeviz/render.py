@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from tapeviz.graph import escape
+from tapeviz.options import Note
 
 Engine = Literal["auto", "pure", "system"]
 FORMATS = ("svg", "png", "dot", "text")
@@ -82,11 +83,11 @@ class Drawing:
     """
 
     def __init__(self, dot_source: str, text: str, engine: Engine | None = None,
-                 notes: Sequence[str] = ()) -> None:
+                 notes: Sequence[Note] = ()) -> None:
         self.source = dot_source
         self.text = text
         self.engine = engine
-        self.notes = list(notes)  # what the picture leaves out, and why
+        self.notes = list(notes)  # what the picture leaves out, and why: worded by its reader
 
     def svg(self) -> str:
         return render(self.source, "svg", self.engine).decode()

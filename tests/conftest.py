@@ -9,9 +9,13 @@ import pytest  # noqa: E402
 
 
 def pytest_collection_finish(session):
-    """Start the real-code corpus early (in its own process) when its tests will run."""
-    if any(item.nodeid.startswith("tests/test_corpus.py::test_cells_run_the_same")
-           for item in session.items):
+    """Start the slow checks that wait on other processes (see tests/background.py) early.
+
+    The real-code corpus runs in its own process; the Binder install and the lessons' solution
+    runs in threads. Each starts only when its tests were collected.
+    """
+    ids = [item.nodeid for item in session.items]
+    if any(i.startswith("tests/test_corpus.py::test_cells_run_the_same") for i in ids):
         import tempfile
         from pathlib import Path
 
@@ -19,6 +23,21 @@ def pytest_collection_finish(session):
 
         folder = Path(tempfile.mkdtemp(prefix="tapeviz-corpus-"))
         session.config.tapeviz_corpus = start_corpus(folder)
+
+    from .background import Job
+
+    jobs = session.config.tapeviz_jobs = {}
+    if "tests/test_binder.py::test_binder_install_runs_a_lesson" in ids:
+        from .test_binder import binder_check
+
+        jobs["binder"] = Job.start(binder_check)
+    lessons = [item.callspec.params["lesson"] for item in session.items
+               if item.nodeid.startswith("tests/test_lesson_exercises.py::"
+                                         "test_solutions_pass_their_checks")]
+    if lessons:
+        from .test_lesson_exercises import solution_runs
+
+        jobs["solutions"] = Job.start(solution_runs, lessons)
 
 
 @pytest.fixture(scope="session")

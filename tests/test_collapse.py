@@ -8,6 +8,7 @@ import tensorflow as tf
 
 import tapeviz
 from tapeviz import collapse
+from tapeviz.options import Note, ViewOptions
 
 KERAS_STEP = """\
 keras.utils.set_random_seed(0)
@@ -49,7 +50,7 @@ def box_titles(shown):
 
 def test_three_dense_layers_trained_one_step_fit_in_40_nodes():
     rec = keras_step()
-    dot = rec.to_dot()
+    dot = tapeviz.to_dot(rec)
     assert node_count(dot) <= 40
     titles = box_titles(collapse.view(rec))
     for name in ("d1 (Dense)", "d2 (Dense)", "d3 (Dense)", "mean_squared_error "
@@ -60,40 +61,58 @@ def test_three_dense_layers_trained_one_step_fit_in_40_nodes():
 
 def test_all_ops_draws_every_op():
     rec = keras_step()
-    dot = rec.to_dot(all_ops=True)
+    dot = tapeviz.to_dot(rec, all_ops=True)
     op_nodes = re.findall(r'^\s*n\d+ \[label=<<b>[^<]*</b>>', dot, re.M)
     assert len(op_nodes) == len(rec.ops) > 60
-    assert "BroadcastGradientArgs" in dot and "BroadcastGradientArgs" not in rec.to_dot()
+    assert "BroadcastGradientArgs" in dot and "BroadcastGradientArgs" not in tapeviz.to_dot(rec)
 
 
 def test_dot_is_identical_across_runs():
-    assert keras_step().to_dot() == keras_step().to_dot()
+    assert tapeviz.to_dot(keras_step()) == tapeviz.to_dot(keras_step())
 
 
 def test_expand_and_depth():
     rec = keras_step()
-    opened = box_titles(collapse.view(rec, expand=["d2"]))
+    opened = box_titles(collapse.view(rec, ViewOptions(expand=("d2",))))
     assert "d2 (Dense)" not in opened and "MatMul" in opened and "d1 (Dense)" in opened
-    outer = box_titles(collapse.view(rec, depth=1))
+    outer = box_titles(collapse.view(rec, ViewOptions(depth=1)))
     assert "mlp (Sequential)" in outer and "d1 (Dense)" not in outer
     assert "gradient of mlp" in outer
 
 
 def test_budget_collapses_further_and_says_so():
     rec = keras_step()
-    dot = rec.to_dot(budget=25)
-    assert "Collapsed to 1 level(s) of layers/functions to stay within 25 nodes" in dot
-    assert "--budget N or --all-ops" in dot and node_count(dot) <= 30
-    assert "Collapsed" not in rec.to_dot(budget=1000)
+    drawing = tapeviz.show(rec, budget=25)
+    text = "Collapsed to 1 level(s) of layers/functions to stay within 25 nodes."
+    assert text in drawing.source and node_count(drawing.source) <= 30
+    whole = node_count(tapeviz.to_dot(rec, budget=1000))
+    assert "Collapsed" not in tapeviz.to_dot(rec, budget=1000)
+    # each note names the budget that undoes it: that one, and not one less
+    collapsed, truncated = drawing.notes
+    assert collapsed == Note("collapsed", text, (("budget", whole), ("all_ops", True)))
+    assert "Collapsed" not in tapeviz.to_dot(rec, budget=whole)
+    assert "Collapsed" in tapeviz.to_dot(rec, budget=whole - 1)
+    assert str(collapsed) == f"{text} Use budget={whole} or all_ops=True to see more."
+    assert truncated.kind == "truncated" and truncated.text.startswith("Showing the first")
+    ((option, one_level),) = truncated.fixes
+    assert option == "budget" and one_level < whole
+    assert [n.kind for n in tapeviz.show(rec, budget=one_level).notes] == ["collapsed"]
+    assert [n.kind for n in tapeviz.show(rec, budget=one_level - 1).notes] == \
+        ["collapsed", "truncated"]
 
 
 def test_budget_on_a_cell_with_nothing_to_collapse_draws_what_fits():
     namespace = {"tf": tf}
     with tapeviz.record(namespace) as rec:
         exec("t = tf.constant(0.0)\nfor _ in range(200):\n    t = t + 1.0\n", namespace)
-    dot = rec.to_dot()
-    assert node_count(dot) <= 150
-    assert "to stay within 150 nodes; use --budget N" in dot
+    drawing = tapeviz.show(rec)
+    assert node_count(drawing.source) <= 150
+    (note,) = drawing.notes
+    # 200 AddV2 ops, the 200 constants 1.0 they add and the 201 values of t
+    assert note.kind == "truncated" and note.fixes == (("budget", 601),)
+    assert note.text.endswith(" boxes (200 ops) to stay within 150 nodes.")
+    assert note.text in drawing.source and "budget" not in drawing.source  # no voice in DOT
+    assert tapeviz.show(rec, budget=601).notes == []
 
 
 def reachable(shown, start, end):
@@ -154,5 +173,5 @@ def test_the_users_own_functions_and_classes_group_too():
         out = naive_model(x, layers)
     titles = box_titles(collapse.view(rec))
     assert titles == ["NaiveDense.__call__", "NaiveDense.__call__"]  # one box per call
-    assert box_titles(collapse.view(rec, depth=1)) == ["naive_model"]
+    assert box_titles(collapse.view(rec, ViewOptions(depth=1))) == ["naive_model"]
     assert rec.named("out").shape == (5, 2)

@@ -55,7 +55,7 @@ def test_example_2_second_derivative_path():
     differentiated = {s.forward.gradient_call for s in outer_steps}
     assert inner_call.id in differentiated  # the inner backward ops were differentiated again
     assert rec.named("acceleration").value == pytest.approx(9.8)
-    assert "outer_tape.gradient(speed, time)" in rec.to_dot()
+    assert "outer_tape.gradient(speed, time)" in tapeviz.to_dot(rec)
 
 
 def test_explicit_target_gives_d_target_d_every_node():
@@ -118,7 +118,7 @@ def test_each_diagnostic_is_found_and_marked(kind):
     finding = rec.diagnostics[0]
     assert mentioned in finding.message and len(finding.message) > 80
     assert finding.nodes or finding.ops
-    dot = rec.to_dot()
+    dot = tapeviz.to_dot(rec)
     assert f"&#9888; {kind}" in dot and 'penwidth=3' in dot
 
 

@@ -39,7 +39,7 @@ def edges(dot):
 
 
 def test_example_1_draws_input_var_read_square_result_and_gradient(capsys):
-    dot = record_source(EXAMPLE_1).to_dot()
+    dot = tapeviz.to_dot(record_source(EXAMPLE_1))
     text = {node: " ".join(words) for node, words in labels(dot).items()}
     by_text = {v.split()[0]: k for k, v in text.items()}
     read, square = by_text["ReadVariableOp"], by_text["Square"]
@@ -59,7 +59,7 @@ def test_example_1_draws_input_var_read_square_result_and_gradient(capsys):
 
 
 def test_example_2_draws_nested_tape_clusters():
-    dot = record_source(EXAMPLE_2).to_dot()
+    dot = tapeviz.to_dot(record_source(EXAMPLE_2))
     text = " ".join(plain(dot).split())
     outer = text.index("GradientTape outer_tape")
     inner = text.index("GradientTape inner_tape")
@@ -76,7 +76,7 @@ def test_example_2_draws_nested_tape_clusters():
 
 def test_all_ops_draws_every_recorded_op_and_tensor():
     rec = record_source(EXAMPLE_2)
-    dot = rec.to_dot(all_ops=True)
+    dot = tapeviz.to_dot(rec, all_ops=True)
     drawn = labels(dot)
     assert sum(1 for words in drawn.values() if words[0] in {"Mul", "Pow", "Sub",
                "ReadVariableOp", "AssignVariableOp", "VarHandleOp"} and len(words) == 1) \
@@ -87,19 +87,19 @@ def test_all_ops_draws_every_recorded_op_and_tensor():
 
 def test_no_backward_and_no_values_options():
     rec = record_source(EXAMPLE_1)
-    dot = rec.to_dot(backward=False, values=False)
+    dot = tapeviz.to_dot(rec, backward=False, values=False)
     assert "backward:" not in dot and "#f8cecc" not in dot
     assert "9.0" not in dot and "3.0" not in dot
     assert "Square" in dot and "result" in dot
 
 
 def test_same_cell_gives_byte_identical_dot():
-    assert record_source(EXAMPLE_2).to_dot() == record_source(EXAMPLE_2).to_dot()
+    assert tapeviz.to_dot(record_source(EXAMPLE_2)) == tapeviz.to_dot(record_source(EXAMPLE_2))
 
 
 def test_big_recordings_are_limited_and_say_so():
     rec = record_source("x = tf.constant(0.0)\nfor _ in range(30):\n    x = x + 1.0\n")
-    dot = rec.to_dot(max_ops=10)
+    dot = tapeviz.to_dot(rec, max_ops=10)
     assert dot.count("fillcolor=\"#fff2cc\"") == 10
     assert "Showing the first 10 of 30 boxes (30 ops)." in dot
 
@@ -119,7 +119,7 @@ def hostile_recording():
 
 
 def test_user_strings_are_escaped_in_dot_and_svg():
-    dot = hostile_recording().to_dot()
+    dot = tapeviz.to_dot(hostile_recording())
     assert "<script>" not in dot and "&lt;script&gt;" in dot
     assert "&quot;quoted&quot;" in dot and "&amp; amp<br/>new line" in dot
     svg = render(dot, "svg").decode()

@@ -22,6 +22,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from tests.background import Job, started
 from tests.lesson_notebooks import (
     LESSONS,
     LESSONS_DIR,
@@ -118,8 +119,31 @@ def test_no_stored_exercise_is_pre_answered(lesson):
     assert not problems, f"{lesson.name}:\n" + "\n".join(problems)
 
 
+def solution_runs(lessons: list[Path]) -> dict[str, list[str] | Exception]:
+    """Lesson name -> its failed checks (or the error that stopped it), one lesson at a time.
+
+    tests/conftest.py starts this at collection, in a thread: the kernels run beside the rest.
+    """
+    outcomes: dict[str, list[str] | Exception] = {}
+    for lesson in lessons:
+        try:
+            outcomes[lesson.name] = failed_checks(lesson)
+        except Exception as error:  # reported by this lesson's own test
+            outcomes[lesson.name] = error
+    return outcomes
+
+
 @pytest.mark.parametrize("lesson", EXERCISED, ids=lambda path: path.stem)
-def test_solutions_pass_their_checks(lesson):
+def test_solutions_pass_their_checks(request, lesson):
+    job = started(request.config, "solutions") or Job.start(solution_runs, [lesson])
+    outcome = job.result(timeout=3000)[lesson.name]
+    if isinstance(outcome, Exception):
+        raise outcome
+    assert not outcome, f"{lesson.name}:\n" + "\n".join(outcome)
+
+
+def failed_checks(lesson: Path) -> list[str]:
+    """Run ``lesson`` with every answer replaced by its solution; the checks that failed."""
     notebook = nbformat.read(lesson, as_version=4)
     found = exercises(load(lesson))
     for exercise in found:
@@ -133,4 +157,4 @@ def test_solutions_pass_their_checks(lesson):
         if RIGHT not in printed or UNANSWERED in printed:
             failed.append(f"check cell [{exercise.check}] with the solution printed "
                           f"{printed.strip()!r}")
-    assert not failed, f"{lesson.name}:\n" + "\n".join(failed)
+    return failed

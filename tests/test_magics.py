@@ -4,6 +4,8 @@ import pytest
 
 import tapeviz
 from tapeviz import _tfhooks
+from tapeviz.magics import TapeMagics, view_options
+from tapeviz.options import ViewOptions
 
 from .conftest import notes_of
 from .examples import EXAMPLE_1, EXAMPLE_2
@@ -88,9 +90,33 @@ def test_unknown_option_gives_usage_not_a_traceback(ipython):
 def test_help_reads_like_a_man_page(ipython):
     doc = ipython.find_cell_magic("tape").__doc__
     assert doc.startswith("::\n\n  %%tape [--name VAR]")
-    for option in ("--no-backward", "--no-values", "--format", "--output", "--quiet"):
+    for option in ("--no-backward", "--no-values", "--format", "--output", "--quiet",
+                   "--static", "--replay"):
         assert option in doc
     assert "Example:" in doc and "_tape" in doc
+    assert f"(default {ViewOptions().budget})" in " ".join(doc.split())
+
+
+def test_the_options_are_built_in_one_place_with_the_python_defaults():
+    from IPython.core.magic_arguments import parse_argstring
+
+    def parsed(line):
+        return view_options(parse_argstring(TapeMagics.tape, line))
+
+    assert parsed("") == ViewOptions()
+    assert parsed("--no-values --all-ops --depth 2 --expand d1 --expand d2 --budget 30 "
+                  "--static --replay") == ViewOptions(
+        values=False, all_ops=True, depth=2, expand=("d1", "d2"), budget=30, static=True,
+        replay=True)
+    assert parsed("--no-backward").backward is False
+
+
+def test_notes_name_the_flag_that_shows_more(run_tape):
+    cell = "t = tf.constant(0.0)\nfor _ in range(200):\n    t = t + 1.0\n"
+    _, _, out = run_tape(cell, "--budget 100")
+    note = notes_of(out)
+    assert note.startswith("Showing the first ") and "(200 ops) to stay within 100 nodes." in note
+    assert note.endswith(" Use --budget 601 to see more.") and "budget=" not in note
 
 
 def test_name_binds_the_recording(ipython, run_tape):
@@ -169,3 +195,22 @@ def test_errors_raised_through_tapevizs_hooks_show_no_tapeviz_frame(run_tape):
     _, result, out = run_tape(cell, "")
     assert isinstance(result.error_in_exec, RuntimeError)
     assert "backprop.py" in out.stdout and "tapeviz" not in out.stdout
+
+
+def test_a_recording_shows_as_its_picture(ipython, run_tape):
+    rec, _, _ = run_tape(EXAMPLE_1)
+    data, _ = ipython.display_formatter.format(rec)  # what `_tape` alone in a cell shows
+    assert data["image/svg+xml"].lstrip().startswith("<?xml") and "Square" in data[
+        "image/svg+xml"]
+    assert data["text/plain"] == rec.summary() == repr(rec)
+
+
+def test_importing_tapeviz_in_ipython_is_enough_for_a_recording_to_show(ipython, run_tape):
+    import importlib
+
+    rec, _, _ = run_tape(EXAMPLE_1)
+    formatter = ipython.display_formatter.mimebundle_formatter
+    formatter.pop("tapeviz.recording.Recording")
+    assert "image/svg+xml" not in ipython.display_formatter.format(rec)[0]
+    importlib.reload(tapeviz)  # `import tapeviz` in a notebook, no %load_ext
+    assert "image/svg+xml" in ipython.display_formatter.format(rec)[0]

@@ -238,9 +238,9 @@ def test_keras_fit_records_and_draws_collapsed():
     steps = [op for op in rec.ops if op.function and "step_on_iterator" in op.function]
     assert len(steps) == 2  # one tf.function call per epoch, one batch each
     assert rec.internal_errors == []
-    dot = rec.to_dot()  # the whole fit is one box, as a layer is
+    dot = tapeviz.to_dot(rec)  # the whole fit is one box, as a layer is
     assert "net.fit (Sequential)" in dot and "step_on_iterator" not in dot
-    opened = rec.to_dot(expand=["net.fit"])  # inside: 2 compiled steps, one pipeline
+    opened = tapeviz.to_dot(rec, expand=["net.fit"])  # inside: 2 compiled steps, one pipeline
     assert "2 \N{MULTIPLICATION SIGN} multi_step_on_iterator()" in opened
     assert "tf.data pipeline" in opened and "Dataset" not in opened
 
@@ -297,7 +297,7 @@ def test_past_the_byte_budget_tensors_are_summarised_at_once_with_the_same_value
     monkeypatch.setattr(recorder, "BUDGET", 300)  # bytes: a few small tensors fit, then none
     limited, _ = cell()
     assert limited.summary() == unlimited.summary()
-    assert limited.to_dot() == unlimited.to_dot()
+    assert tapeviz.to_dot(limited) == tapeviz.to_dot(unlimited)
     for a, b in zip(unlimited.tensors.values(), limited.tensors.values(), strict=True):
         assert (a.key.startswith("v"), a.shape, a.dtype, a.name) == \
             (b.key.startswith("v"), b.shape, b.dtype, b.name)

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from tapeviz.options import ViewOptions
 from tapeviz.recording import Op, Recording, Summary, TensorNode
 from tapeviz.render import Drawing
 from tapeviz.widgets import view as view_module
@@ -178,10 +179,11 @@ def test_a_name_that_looks_like_markup_stays_text():
         "<script>alert(1)</script>")  # data, put in with textContent by view.js
 
 
-@pytest.mark.parametrize("option", [{"colour": "red"}])
-def test_unknown_options_are_refused(option):
-    with pytest.raises(TypeError, match="unknown view options: colour"):
-        GraphView(load("example_1"), **option)
+def test_options_are_view_options_and_unknown_ones_are_refused():
+    v = GraphView(load("mlp_step"), ViewOptions(expand=("dense",)), replay=True)
+    assert v.options == ViewOptions(expand=("dense",), replay=True) and v.opened == ["dense"]
+    with pytest.raises(TypeError, match="ViewOptions has no option 'colour'"):
+        GraphView(load("example_1"), colour="red")
 
 
 def test_pyproject_ships_every_non_python_file_of_the_package():

@@ -31,6 +31,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
+from tapeviz.pipeline import show
+from tapeviz.recorder import record
 from tapeviz.sgd import NonFiniteLossError, SGDEngine, epoch_losses
 from tapeviz.widgets.numbers import numbers_html
 from tapeviz.widgets.plots import DataPlot, Plot
@@ -214,11 +216,6 @@ class SGDStepper(widgets.VBox):
         self.message.value = ""
 
     def _step_with_tape(self) -> None:
-        try:
-            from tapeviz import record
-        except (ImportError, AttributeError):
-            self._say("The tape view needs tapeviz.record(), which this tapeviz lacks.")
-            return
         recordings = []
 
         def recorded_step() -> None:  # only the step: the views' own reads stay out
@@ -228,7 +225,7 @@ class SGDStepper(widgets.VBox):
 
         self._advance(recorded_step)
         if recordings:
-            data = recordings[0]._repr_mimebundle_()  # the IPython display protocol
+            data = show(recordings[0])._repr_mimebundle_()  # the IPython display protocol
             self.tape_output.outputs = ({"output_type": "display_data", "data": data,
                                          "metadata": {}},)
             self.tape_box.selected_index = 0

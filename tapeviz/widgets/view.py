@@ -29,13 +29,14 @@ import numpy as np
 import traitlets
 
 from tapeviz import collapse, graph
+from tapeviz.options import DEFAULTS, Note, ViewOptions
+from tapeviz.pipeline import show
 from tapeviz.recording import Op, Recording, TensorNode, format_number, format_value
 from tapeviz.render import Drawing, render
 from tapeviz.summaries import INLINE, Summary
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 VIEW_TEXT = "tapeviz interactive view (run the cell to explore it; the picture is above)"
-DRAW_OPTIONS = ("backward", "values", "all_ops", "depth", "expand", "budget", "max_ops")
 BINS = 12  # bars of a tensor's histogram
 
 
@@ -43,13 +44,11 @@ def _asset(name: str) -> str:
     return importlib.resources.files("tapeviz.widgets").joinpath(name).read_text("utf-8")
 
 
-def _draw(rec: Recording, options: dict[str, Any]) -> tuple[collapse.View, str, graph.NodeIds]:
-    """The one call into the static pipeline: the view, its DOT source, and the DOT ids."""
-    values = options.get("values", True)
-    shown = collapse.view(rec, **{k: v for k, v in options.items()
-                                  if k in DRAW_OPTIONS and k != "values"})
+def _draw(rec: Recording, options: ViewOptions) -> tuple[collapse.View, str, graph.NodeIds]:
+    """The view to draw, its DOT source, and which DOT id is which box or tensor."""
+    shown = collapse.view(rec, options)
     ids = graph.NodeIds()
-    return shown, graph.draw(rec, shown, values=values, ids=ids).source, ids
+    return shown, graph.draw(rec, shown, values=options.values, ids=ids).source, ids
 
 
 class GraphView(anywidget.AnyWidget):
@@ -74,24 +73,24 @@ class GraphView(anywidget.AnyWidget):
     busy = traitlets.Bool(False).tag(sync=True)
     error = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, rec: Recording, *, replay: bool = False, **options: Any) -> None:
-        unknown = set(options) - set(DRAW_OPTIONS)
-        if unknown:
-            raise TypeError(f"unknown view options: {', '.join(sorted(unknown))}")
+    def __init__(self, rec: Recording, options: ViewOptions | None = None,
+                 **changes: Any) -> None:
+        options = (options or DEFAULTS).replace(**changes)
         super().__init__()
         self.rec = rec
-        self.options = dict(options)
-        self.notes: list[str] = []
-        self._redraw(list(options.get("expand", ())))
+        self.options = options
+        self.notes: list[Note] = []
+        self._redraw(list(options.expand))
         self.static_svg = self.svg  # what a reader without a kernel sees: the first picture
-        self.replay = replay
-        self.step = 0 if replay and self.steps else -1
+        self.replay = options.replay
+        self.step = 0 if options.replay and self.steps else -1
         self.on_msg(self._on_message)
 
     @classmethod
-    def from_recording(cls, rec: Recording, **options: Any) -> GraphView:
+    def from_recording(cls, rec: Recording, options: ViewOptions | None = None,
+                       **changes: Any) -> GraphView:
         """``GraphView.from_recording(rec, expand=("dense",), replay=True)``."""
-        return cls(rec, **options)
+        return cls(rec, options, **changes)
 
     def toggle(self, name: str) -> None:
         """Open the box called ``name`` in place, or close it if it is open."""
@@ -111,7 +110,7 @@ class GraphView(anywidget.AnyWidget):
                 self.busy = False
 
     def _redraw(self, opened: list[str]) -> None:
-        shown, dot, ids = _draw(self.rec, {**self.options, "expand": tuple(opened)})
+        shown, dot, ids = _draw(self.rec, self.options.replace(expand=opened))
         svg = render(dot, "svg").decode()
         boxes = _box_ids(shown, ids)
         with self.hold_sync():
@@ -133,13 +132,14 @@ class GraphView(anywidget.AnyWidget):
                  "text/plain": VIEW_TEXT}, raw=True)
 
 
-def view(rec: Recording, *, static: bool = False, replay: bool = False,
-         **options: Any) -> GraphView | Drawing:
-    """The interactive view of ``rec``; ``static=True``: only the picture (a Drawing)."""
-    if static:
-        shown, dot, _ = _draw(rec, options)
-        return Drawing(dot, rec.summary(), notes=shown.notes)
-    return GraphView(rec, replay=replay, **options)
+def view(rec: Recording, options: ViewOptions | None = None,
+         **changes: Any) -> GraphView | Drawing:
+    """The interactive view of ``rec``; with ``static=True`` only the picture (a Drawing).
+
+    ``changes`` are :class:`~tapeviz.options.ViewOptions` fields, as for ``tapeviz.show``.
+    """
+    options = (options or DEFAULTS).replace(**changes)
+    return show(rec, options) if options.static else GraphView(rec, options)
 
 
 # -- what the browser side is told -----------------------------------------------------------

@@ -72,13 +72,15 @@ def record(code: str):
 
 
 def main(out: Path) -> None:
+    from tapeviz import pipeline, serialize
+
     out.mkdir(parents=True, exist_ok=True)
     for name, code in CASES.items():
         rec = record(code)
         assert not rec.internal_errors, rec.internal_errors
-        (out / f"{name}.json").write_text(rec.to_json())
-        (out / f"{name}.dot").write_text(rec.to_dot())
-        (out / f"{name}.all_ops.dot").write_text(rec.to_dot(all_ops=True))
+        (out / f"{name}.json").write_text(serialize.dumps(rec))
+        (out / f"{name}.dot").write_text(pipeline.to_dot(rec))
+        (out / f"{name}.all_ops.dot").write_text(pipeline.to_dot(rec, all_ops=True))
         (out / f"{name}.txt").write_text(rec.summary() + "\n")
 
 
