@@ -197,6 +197,7 @@ function render({ model, el }) {
       if (title) title.remove();  // the browser's own tooltip would cover the details panel
       g.addEventListener("pointerenter", () => {
         if (kind === "tensor") showDetails(id);
+        else if (info[id]) showHint(info[id]);
       });
     }
     stage.prepend(svg);
@@ -249,6 +250,15 @@ function render({ model, el }) {
     if (d.gradient) details.append(bars(d.gradient, "gradient"));
     details.classList.add("tv-on");
     details.dataset.node = id;
+  }
+
+  function showHint(info) {
+    const hint = info.opens ? `click to open ${info.opens} in place`
+      : info.closes ? `click to close ${info.closes} again` : "";
+    details.replaceChildren(element("div", "tv-details-title", info.text));
+    if (hint) details.append(element("div", "tv-hint", hint));
+    details.classList.add("tv-on");
+    delete details.dataset.node;
   }
 
   // -- search ----------------------------------------------------------------------------------
