@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import graphviz
@@ -48,6 +49,7 @@ GROUP_STYLE = {
     "forward": {"shape": "box", "style": "rounded,filled,bold", "fillcolor": "#ffe599"},
     "backward": {"shape": "box", "style": "rounded,filled,bold", "fillcolor": "#f4cccc"},
 }
+ANCHOR = {"shape": "point", "style": "invis", "width": "0", "height": "0", "label": ""}
 STEP_CLUSTER = {"style": "rounded,dotted", "color": "#c0392b", "fontcolor": "#922b21",
                 "fontsize": "10"}
 
@@ -92,14 +94,89 @@ def build_with_notes(rec: Recording, *, backward: bool = True, values: bool = Tr
         nodes[ids.of(key)] = _marked(_tensor_attrs(rec.tensors[key], values),
                                      marked_nodes.get(key))
 
+    children = _children(rec)
+    anchors = _backward_anchors(rec, shown, ids, placed, children)
+    nodes.update(dict.fromkeys((a for anchor in anchors for a in anchor.nodes), ANCHOR))
     graph = graphviz.Digraph(name="tapeviz", graph_attr=GRAPH_ATTR, node_attr=NODE_ATTR)
-    _add_region(graph, rec, None, placed, nodes, _children(rec))
+    _add_region(graph, rec, None, placed, nodes, children)
     for tail, head in shown.edges:
         graph.edge(ids.of(tail), ids.of(head))
+    for anchor in anchors:
+        anchor.draw(graph)
     if shown.notes:
         graph.attr(label="<" + "<br/>".join(escape(n) for n in shown.notes) + ">",
                    labelloc="b", fontcolor="#7f6000")
     return graph, shown.notes
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    """Invisible nodes that place one drawn backward pass right of and below its target.
+
+    ``start`` is in the pass, on the target's row, above each node of the pass with no edge
+    in: the pass begins below the tensor it differentiates. Dot keeps a flat edge's tail left
+    of its head only between nodes of one region, not across clusters, so ``left -> right``
+    is a flat edge in the pass's parent region, ``left`` joined to the target and ``right`` to
+    ``start``: drawing the pass left of the target would cross those two edges.
+    """
+
+    target: str
+    start: str
+    left: str
+    right: str
+    sources: list[str]
+
+    @property
+    def nodes(self) -> tuple[str, str, str]:
+        return self.start, self.left, self.right
+
+    def draw(self, graph: graphviz.Digraph) -> None:
+        for tail, head in ((self.target, self.start), (self.left, self.right)):
+            with graph.subgraph() as row:
+                row.attr(rank="same")
+                row.edge(tail, head, style="invis")
+        for tail, head in [(self.left, self.target), (self.right, self.start),
+                           *((self.start, source) for source in self.sources)]:
+            graph.edge(tail, head, style="invis")
+
+
+def _backward_anchors(rec: Recording, shown: collapse.View, ids: _Ids,
+                      placed: dict[int | None, list[str]],
+                      children: dict[int | None, list[int]]) -> list[_Anchor]:
+    """An :class:`_Anchor` for each drawn ``gradient`` call whose target is drawn; its nodes
+    are added to ``placed`` (the flat pair first in its region, where dot starts ordering)."""
+    heads = {ids.of(head) for _, head in shown.edges}
+    anchors = []
+    for call in rec.gradient_calls:
+        target = call.target and _drawn_as(call.target, shown)
+        inside = _inside(call.id, placed, children)
+        if target is None or not inside:
+            continue
+        name = f"backward{call.id}"
+        anchor = _Anchor(target=ids.of(target), start=f"{name}_start", left=f"{name}_left",
+                         right=f"{name}_right", sources=[n for n in inside if n not in heads])
+        placed.setdefault(call.id, []).append(anchor.start)
+        placed[call.parent] = [anchor.left, anchor.right, *placed.get(call.parent, [])]
+        anchors.append(anchor)
+    return anchors
+
+
+def _inside(region: int, placed: dict[int | None, list[str]],
+            children: dict[int | None, list[int]]) -> list[str]:
+    """The node ids drawn in ``region`` and in the regions inside it."""
+    return [*placed.get(region, []),
+            *(node for child in children.get(region, []) for node in _inside(child, placed,
+                                                                              children))]
+
+
+def _drawn_as(node: TensorNode, shown: collapse.View) -> str | None:
+    """The key ``node`` is drawn as: itself, or the box that hides the op that made it."""
+    if node.key in shown.tensors:
+        return node.key
+    for box in shown.boxes:
+        if isinstance(box, collapse.Group) and node.producer in box.ops:
+            return box.key
+    return None
 
 
 def _add_region(graph: graphviz.Digraph, rec: Recording, region: int | None,
