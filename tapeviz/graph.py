@@ -113,8 +113,8 @@ def build_with_notes(rec: Recording, *, backward: bool = True, values: bool = Tr
 class _Anchor:
     """Invisible nodes that place one drawn backward pass right of and below its target.
 
-    ``start`` is in the pass, on the target's row, above each node of the pass with no edge
-    in: the pass begins below the tensor it differentiates. Dot keeps a flat edge's tail left
+    ``start`` is in the pass, on the target's row, above each node of the pass that no node
+    of the pass feeds: the pass begins below the tensor it differentiates. Dot keeps a flat edge's tail left
     of its head only between nodes of one region, not across clusters, so ``left -> right``
     is a flat edge in the pass's parent region, ``left`` joined to the target and ``right`` to
     ``start``: drawing the pass left of the target would cross those two edges.
@@ -145,16 +145,17 @@ def _backward_anchors(rec: Recording, shown: collapse.View, ids: _Ids,
                       children: dict[int | None, list[int]]) -> list[_Anchor]:
     """An :class:`_Anchor` for each drawn ``gradient`` call whose target is drawn; its nodes
     are added to ``placed`` (the flat pair first in its region, where dot starts ordering)."""
-    heads = {ids.of(head) for _, head in shown.edges}
+    edges = [(ids.of(tail), ids.of(head)) for tail, head in shown.edges]
     anchors = []
     for call in rec.gradient_calls:
         target = call.target and _drawn_as(call.target, shown)
         inside = _inside(call.id, placed, children)
         if target is None or not inside:
             continue
+        fed = {head for tail, head in edges if tail in inside}
         name = f"backward{call.id}"
         anchor = _Anchor(target=ids.of(target), start=f"{name}_start", left=f"{name}_left",
-                         right=f"{name}_right", sources=[n for n in inside if n not in heads])
+                         right=f"{name}_right", sources=[n for n in inside if n not in fed])
         placed.setdefault(call.id, []).append(anchor.start)
         placed[call.parent] = [anchor.left, anchor.right, *placed.get(call.parent, [])]
         anchors.append(anchor)
