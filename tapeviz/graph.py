@@ -114,10 +114,11 @@ class _Anchor:
     """Invisible nodes that place one drawn backward pass right of and below its target.
 
     ``start`` is in the pass, on the target's row, above each node of the pass that no node
-    of the pass feeds: the pass begins below the tensor it differentiates. Dot keeps a flat edge's tail left
-    of its head only between nodes of one region, not across clusters, so ``left -> right``
+    of the pass feeds: the pass begins below the tensor it differentiates. ``left -> right``
     is a flat edge in the pass's parent region, ``left`` joined to the target and ``right`` to
-    ``start``: drawing the pass left of the target would cross those two edges.
+    ``start``: drawing the pass left of the target would cross those two edges. (Dot keeps a
+    flat edge's tail left of its head, but not across clusters: the pair cannot join the
+    target to ``start`` directly.)
     """
 
     target: str

@@ -1,6 +1,7 @@
 """Recording -> DOT: structure, clusters, options, determinism and escaping."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,9 @@ from tapeviz.recording import Op, Recording, TapeRecord, TensorNode
 from tapeviz.render import render
 
 from .examples import EXAMPLE_1, EXAMPLE_2
+from .layout import Picture, clusters_of
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 def record_source(source):
@@ -72,6 +76,27 @@ def test_example_2_draws_nested_tape_clusters():
         depth += line.count("{") - line.count("}")
     assert depth == 3  # digraph { cluster outer { cluster inner-gradient {
     assert "acceleration" in text and "9.8" in text
+
+
+@pytest.mark.parametrize(("name", "passes"), [("example_1", 1), ("example_2", 2),
+                                              ("mlp_step", 1)])
+def test_each_backward_pass_is_drawn_right_of_its_tape_and_below_its_target(name, passes):
+    rec = Recording.from_json((GOLDEN / f"{name}.json").read_text())
+    dot = rec.to_dot()
+    picture = Picture.from_svg(render(dot, "svg").decode())
+    around = clusters_of(dot)
+    titled = {words[0]: node for node, words in labels(dot).items()}
+
+    def drawn_in(region):
+        return [picture.boxes[n] for n, c in around.items() if f"cluster_r{region}" in c
+                and n in picture.boxes]
+
+    for call in rec.gradient_calls:
+        backward, tape = drawn_in(call.id), drawn_in(call.tape)
+        target = picture.boxes[titled[call.target.title]]
+        assert min(b.left for b in backward) > max(f.right for f in tape), call.id
+        assert min(b.top for b in backward) > target.bottom, call.id
+    assert len(rec.gradient_calls) == passes  # example 2: the inner pass and the outer one
 
 
 def test_all_ops_draws_every_recorded_op_and_tensor():
