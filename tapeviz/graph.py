@@ -49,6 +49,7 @@ GROUP_STYLE = {
     "forward": {"shape": "box", "style": "rounded,filled,bold", "fillcolor": "#ffe599"},
     "backward": {"shape": "box", "style": "rounded,filled,bold", "fillcolor": "#f4cccc"},
 }
+LEAVES_PER_ROW = 4
 ANCHOR = {"shape": "point", "style": "invis", "width": "0", "height": "0", "label": ""}
 STEP_CLUSTER = {"style": "rounded,dotted", "color": "#c0392b", "fontcolor": "#922b21",
                 "fontsize": "10"}
@@ -103,10 +104,32 @@ def build_with_notes(rec: Recording, *, backward: bool = True, values: bool = Tr
         graph.edge(ids.of(tail), ids.of(head))
     for anchor in anchors:
         anchor.draw(graph)
+    for tail, head in [*_after_hidden_passes(rec, shown, ids, placed, children),
+                       *_stacked_leaves([(ids.of(t), ids.of(h)) for t, h in shown.edges])]:
+        graph.edge(tail, head, style="invis")
     if shown.notes:
         graph.attr(label="<" + "<br/>".join(escape(n) for n in shown.notes) + ">",
                    labelloc="b", fontcolor="#7f6000")
     return graph, shown.notes
+
+
+def _stacked_leaves(edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Invisible edges that stack the inputs nothing feeds (variables, constants) of a box
+    with more than :data:`LEAVES_PER_ROW` of them in rows, so that a ``tf.function`` call with
+    ten captured variables is not one long row of boxes."""
+    fed = {head for _, head in edges}
+    leaves_of: dict[str, list[str]] = {}
+    for tail, head in edges:
+        if tail not in fed:
+            leaves_of.setdefault(head, []).append(tail)
+    stacked: set[str] = set()
+    rows = []
+    for leaves in leaves_of.values():
+        leaves = [leaf for leaf in leaves if leaf not in stacked]
+        if len(leaves) > LEAVES_PER_ROW:
+            stacked.update(leaves)
+            rows += zip(leaves, leaves[LEAVES_PER_ROW:], strict=False)
+    return rows
 
 
 @dataclass(frozen=True)
@@ -161,6 +184,22 @@ def _backward_anchors(rec: Recording, shown: collapse.View, ids: _Ids,
         placed[call.parent] = [anchor.left, anchor.right, *placed.get(call.parent, [])]
         anchors.append(anchor)
     return anchors
+
+
+def _after_hidden_passes(rec: Recording, shown: collapse.View, ids: _Ids,
+                         placed: dict[int | None, list[str]],
+                         children: dict[int | None, list[int]]) -> list[tuple[str, str]]:
+    """Invisible edges from the target of each ``gradient`` call whose pass is not drawn
+    (``backward=False``) to its results that are, so that what used them (the optimizer's
+    update) is drawn below the tape that ran first, not above it."""
+    edges = []
+    for call in rec.gradient_calls:
+        target = call.target and _drawn_as(call.target, shown)
+        if target is None or _inside(call.id, placed, children):
+            continue
+        edges += [(ids.of(target), ids.of(result.key)) for result in call.results
+                  if result is not None and result.key in shown.tensors]
+    return edges
 
 
 def _inside(region: int, placed: dict[int | None, list[str]],
