@@ -99,6 +99,25 @@ def test_each_backward_pass_is_drawn_right_of_its_tape_and_below_its_target(name
     assert len(rec.gradient_calls) == passes  # example 2: the inner pass and the outer one
 
 
+def test_many_leaf_inputs_of_one_op_are_stacked_in_rows_of_four():
+    rec = record_source("total = tf.add_n([tf.constant(float(i)) for i in range(10)])")
+    dot = rec.to_dot()
+    picture = Picture.from_svg(render(dot, "svg").decode())
+    (add_n,) = [n for n, words in labels(dot).items() if words == ["AddN"]]
+    leaves = [picture.boxes[t] for t, h in edges(dot) if h == add_n]
+    rows = sorted({round(box.top) for box in leaves})
+    assert len(leaves) == 10 and len(rows) == 3  # 4 + 4 + 2
+    assert all(sum(round(box.top) == row for box in leaves) <= 4 for row in rows)
+
+
+def test_with_the_backward_pass_hidden_the_update_is_still_drawn_below_the_loss():
+    rec = Recording.from_json((GOLDEN / "mlp_step.json").read_text())
+    dot = rec.to_dot(backward=False)
+    picture = Picture.from_svg(render(dot, "svg").decode())
+    titled = {words[0]: node for node, words in labels(dot).items()}
+    assert picture.boxes[titled["sgd"]].top > picture.boxes[titled["loss"]].bottom
+
+
 def test_all_ops_draws_every_recorded_op_and_tensor():
     rec = record_source(EXAMPLE_2)
     dot = rec.to_dot(all_ops=True)
