@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import graphviz
 
@@ -48,6 +49,8 @@ GROUP_STYLE = {
     "forward": {"shape": "box", "style": "rounded,filled,bold", "fillcolor": "#ffe599"},
     "backward": {"shape": "box", "style": "rounded,filled,bold", "fillcolor": "#f4cccc"},
 }
+LEAVES_PER_ROW = 4
+ANCHOR = {"shape": "point", "style": "invis", "width": "0", "height": "0", "label": ""}
 STEP_CLUSTER = {"style": "rounded,dotted", "color": "#c0392b", "fontcolor": "#922b21",
                 "fontsize": "10"}
 
@@ -105,14 +108,129 @@ def draw(rec: Recording, shown: collapse.View, *, values: bool = True,
         nodes[ids.of(key)] = _marked(_tensor_attrs(rec.tensors[key], values),
                                      marked_nodes.get(key))
 
+    children = _children(rec)
+    anchors = _backward_anchors(rec, shown, ids, placed, children)
+    nodes.update(dict.fromkeys((a for anchor in anchors for a in anchor.nodes), ANCHOR))
     graph = graphviz.Digraph(name="tapeviz", graph_attr=GRAPH_ATTR, node_attr=NODE_ATTR)
-    _add_region(graph, rec, None, placed, nodes, _children(rec))
+    _add_region(graph, rec, None, placed, nodes, children)
     for tail, head in shown.edges:
         graph.edge(ids.of(tail), ids.of(head))
+    for anchor in anchors:
+        anchor.draw(graph)
+    for tail, head in [*_after_hidden_passes(rec, shown, ids, placed, children),
+                       *_stacked_leaves([(ids.of(t), ids.of(h)) for t, h in shown.edges])]:
+        graph.edge(tail, head, style="invis")
     if shown.notes:
         graph.attr(label="<" + "<br/>".join(escape(n.text) for n in shown.notes) + ">",
                    labelloc="b", fontcolor="#7f6000")
     return graph
+
+
+def _stacked_leaves(edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Invisible edges that stack the inputs nothing feeds (variables, constants) of a box
+    with more than :data:`LEAVES_PER_ROW` of them in rows, so that a ``tf.function`` call with
+    ten captured variables is not one long row of boxes."""
+    fed = {head for _, head in edges}
+    leaves_of: dict[str, list[str]] = {}
+    for tail, head in edges:
+        if tail not in fed:
+            leaves_of.setdefault(head, []).append(tail)
+    stacked: set[str] = set()
+    rows = []
+    for leaves in leaves_of.values():
+        leaves = [leaf for leaf in leaves if leaf not in stacked]
+        if len(leaves) > LEAVES_PER_ROW:
+            stacked.update(leaves)
+            rows += zip(leaves, leaves[LEAVES_PER_ROW:], strict=False)
+    return rows
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    """Invisible nodes that place one drawn backward pass right of and below its target.
+
+    ``start`` is in the pass, on the target's row, above each node of the pass that no node
+    of the pass feeds: the pass begins below the tensor it differentiates. ``left -> right``
+    is a flat edge in the pass's parent region, ``left`` joined to the target and ``right`` to
+    ``start``: drawing the pass left of the target would cross those two edges. (Dot keeps a
+    flat edge's tail left of its head, but not across clusters: the pair cannot join the
+    target to ``start`` directly.)
+    """
+
+    target: str
+    start: str
+    left: str
+    right: str
+    sources: list[str]
+
+    @property
+    def nodes(self) -> tuple[str, str, str]:
+        return self.start, self.left, self.right
+
+    def draw(self, graph: graphviz.Digraph) -> None:
+        for tail, head in ((self.target, self.start), (self.left, self.right)):
+            with graph.subgraph() as row:
+                row.attr(rank="same")
+                row.edge(tail, head, style="invis")
+        for tail, head in [(self.left, self.target), (self.right, self.start),
+                           *((self.start, source) for source in self.sources)]:
+            graph.edge(tail, head, style="invis")
+
+
+def _backward_anchors(rec: Recording, shown: collapse.View, ids: _Ids,
+                      placed: dict[int | None, list[str]],
+                      children: dict[int | None, list[int]]) -> list[_Anchor]:
+    """An :class:`_Anchor` for each drawn ``gradient`` call whose target is drawn; its nodes
+    are added to ``placed`` (the flat pair first in its region, where dot starts ordering)."""
+    edges = [(ids.of(tail), ids.of(head)) for tail, head in shown.edges]
+    anchors = []
+    for call in rec.gradient_calls:
+        target = call.target and _drawn_as(call.target, shown)
+        inside = _inside(call.id, placed, children)
+        if target is None or not inside:
+            continue
+        fed = {head for tail, head in edges if tail in inside}
+        name = f"backward{call.id}"
+        anchor = _Anchor(target=ids.of(target), start=f"{name}_start", left=f"{name}_left",
+                         right=f"{name}_right", sources=[n for n in inside if n not in fed])
+        placed.setdefault(call.id, []).append(anchor.start)
+        placed[call.parent] = [anchor.left, anchor.right, *placed.get(call.parent, [])]
+        anchors.append(anchor)
+    return anchors
+
+
+def _after_hidden_passes(rec: Recording, shown: collapse.View, ids: _Ids,
+                         placed: dict[int | None, list[str]],
+                         children: dict[int | None, list[int]]) -> list[tuple[str, str]]:
+    """Invisible edges from the target of each ``gradient`` call whose pass is not drawn
+    (``backward=False``) to its results that are, so that what used them (the optimizer's
+    update) is drawn below the tape that ran first, not above it."""
+    edges = []
+    for call in rec.gradient_calls:
+        target = call.target and _drawn_as(call.target, shown)
+        if target is None or _inside(call.id, placed, children):
+            continue
+        edges += [(ids.of(target), ids.of(result.key)) for result in call.results
+                  if result is not None and result.key in shown.tensors]
+    return edges
+
+
+def _inside(region: int, placed: dict[int | None, list[str]],
+            children: dict[int | None, list[int]]) -> list[str]:
+    """The node ids drawn in ``region`` and in the regions inside it."""
+    return [*placed.get(region, []),
+            *(node for child in children.get(region, []) for node in _inside(child, placed,
+                                                                              children))]
+
+
+def _drawn_as(node: TensorNode, shown: collapse.View) -> str | None:
+    """The key ``node`` is drawn as: itself, or the box that hides the op that made it."""
+    if node.key in shown.tensors:
+        return node.key
+    for box in shown.boxes:
+        if isinstance(box, collapse.Group) and node.producer in box.ops:
+            return box.key
+    return None
 
 
 def _add_region(graph: graphviz.Digraph, rec: Recording, region: int | None,

@@ -1,6 +1,7 @@
 """Recording -> DOT: structure, clusters, options, determinism and escaping."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +11,12 @@ import tapeviz
 from tapeviz.graph import escape
 from tapeviz.recording import Op, Recording, TapeRecord, TensorNode
 from tapeviz.render import render
+from tapeviz.serialize import loads
 
 from .examples import EXAMPLE_1, EXAMPLE_2
+from .layout import Picture, clusters_of
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 def record_source(source):
@@ -72,6 +77,46 @@ def test_example_2_draws_nested_tape_clusters():
         depth += line.count("{") - line.count("}")
     assert depth == 3  # digraph { cluster outer { cluster inner-gradient {
     assert "acceleration" in text and "9.8" in text
+
+
+@pytest.mark.parametrize(("name", "passes"), [("example_1", 1), ("example_2", 2),
+                                              ("mlp_step", 1)])
+def test_each_backward_pass_is_drawn_right_of_its_tape_and_below_its_target(name, passes):
+    rec = loads((GOLDEN / f"{name}.json").read_text())
+    dot = tapeviz.to_dot(rec)
+    picture = Picture.from_svg(render(dot, "svg").decode())
+    around = clusters_of(dot)
+    titled = {words[0]: node for node, words in labels(dot).items()}
+
+    def drawn_in(region):
+        return [picture.boxes[n] for n, c in around.items() if f"cluster_r{region}" in c
+                and n in picture.boxes]
+
+    for call in rec.gradient_calls:
+        backward, tape = drawn_in(call.id), drawn_in(call.tape)
+        target = picture.boxes[titled[call.target.title]]
+        assert min(b.left for b in backward) > max(f.right for f in tape), call.id
+        assert min(b.top for b in backward) > target.bottom, call.id
+    assert len(rec.gradient_calls) == passes  # example 2: the inner pass and the outer one
+
+
+def test_many_leaf_inputs_of_one_op_are_stacked_in_rows_of_four():
+    rec = record_source("total = tf.add_n([tf.constant(float(i)) for i in range(10)])")
+    dot = tapeviz.to_dot(rec)
+    picture = Picture.from_svg(render(dot, "svg").decode())
+    (add_n,) = [n for n, words in labels(dot).items() if words == ["AddN"]]
+    leaves = [picture.boxes[t] for t, h in edges(dot) if h == add_n]
+    rows = sorted({round(box.top) for box in leaves})
+    assert len(leaves) == 10 and len(rows) == 3  # 4 + 4 + 2
+    assert all(sum(round(box.top) == row for box in leaves) <= 4 for row in rows)
+
+
+def test_with_the_backward_pass_hidden_the_update_is_still_drawn_below_the_loss():
+    rec = loads((GOLDEN / "mlp_step.json").read_text())
+    dot = tapeviz.to_dot(rec, backward=False)
+    picture = Picture.from_svg(render(dot, "svg").decode())
+    titled = {words[0]: node for node, words in labels(dot).items()}
+    assert picture.boxes[titled["sgd"]].top > picture.boxes[titled["loss"]].bottom
 
 
 def test_all_ops_draws_every_recorded_op_and_tensor():
