@@ -177,7 +177,7 @@ class _Anchor:
             graph.edge(tail, head, style="invis")
 
 
-def _backward_anchors(rec: Recording, shown: collapse.View, ids: _Ids,
+def _backward_anchors(rec: Recording, shown: collapse.View, ids: NodeIds,
                       placed: dict[int | None, list[str]],
                       children: dict[int | None, list[int]]) -> list[_Anchor]:
     """An :class:`_Anchor` for each drawn ``gradient`` call whose target is drawn; its nodes
@@ -199,7 +199,7 @@ def _backward_anchors(rec: Recording, shown: collapse.View, ids: _Ids,
     return anchors
 
 
-def _after_hidden_passes(rec: Recording, shown: collapse.View, ids: _Ids,
+def _after_hidden_passes(rec: Recording, shown: collapse.View, ids: NodeIds,
                          placed: dict[int | None, list[str]],
                          children: dict[int | None, list[int]]) -> list[tuple[str, str]]:
     """Invisible edges from the target of each ``gradient`` call whose pass is not drawn
