@@ -15,12 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["record", "Recording", "SGDStepper", "load_ipython_extension",
+__all__ = ["record", "Recording", "replay_steps", "SGDStepper", "load_ipython_extension",
            "unload_ipython_extension"]
 
 _LAZY = {
     "record": ("tapeviz.recorder", "record"),
     "Recording": ("tapeviz.recording", "Recording"),
+    "replay_steps": ("tapeviz.replay", "replay_steps"),
     "SGDStepper": ("tapeviz.widgets.stepper", "SGDStepper"),
 }
 
