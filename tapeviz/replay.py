@@ -223,28 +223,21 @@ def _local(op: Op, j: int, name: _Names) -> tuple[str, np.ndarray | None] | None
     x = name(op.inputs[j], ATOM)
     inside = name(op.inputs[j], SUM)  # an argument in parentheses already
     kind = op.type
-
-    def known(f: Callable[[], np.ndarray], *needed: np.ndarray | None) -> np.ndarray | None:
-        if any(n is None for n in needed):
-            return None
-        with np.errstate(all="ignore"):
-            return np.asarray(f(), dtype=np.float64)
-
     if kind in PASS_THROUGH or (kind == "Sub" and j == 0):
         return "1", None
     if kind in ("Sub", "Neg"):
         return "−1", None
     if kind == "Square":
-        return f"2·{x}", known(lambda: 2 * ins[0], ins[0])
+        return f"2·{name(op.inputs[j], PRODUCT)}", _known(lambda: 2 * ins[0], ins[0])
     if kind == "Mul":
-        return name(op.inputs[1 - j], PRODUCT), known(lambda: ins[1 - j], ins[1 - j])
+        return name(op.inputs[1 - j], PRODUCT), _known(lambda: ins[1 - j], ins[1 - j])
     if kind in DIVISIONS:
         a, b = name(op.inputs[0], PRODUCT), name(op.inputs[1], ATOM)
         if j == 0:
-            return f"1/{b}", known(lambda: 1 / ins[1], ins[1])
-        return f"−{a}/{b}²", known(lambda: -ins[0] / ins[1] ** 2, *ins)
+            return f"1/{b}", _known(lambda: 1 / ins[1], ins[1])
+        return f"−{a}/{b}²", _known(lambda: -ins[0] / ins[1] ** 2, *ins)
     if kind == "Pow":
-        return _pow_local(op, j, name, known, ins, out)
+        return _pow_local(op, j, name, ins, out)
     formulas = {
         "Exp": (f"exp({inside})", lambda: out), "Log": (f"1/{x}", lambda: 1 / ins[0]),
         "Tanh": (f"1 − tanh({inside})²", lambda: 1 - out ** 2),
@@ -255,9 +248,9 @@ def _local(op: Op, j: int, name: _Names) -> tuple[str, np.ndarray | None] | None
     }
     if kind in formulas and j == 0:
         symbol, f = formulas[kind]
-        return symbol, known(f, out, ins[0])
+        return symbol, _known(f, out, ins[0])
     if kind == "Relu" and j == 0:
-        return f"1 if {x} > 0 else 0", known(lambda: ins[0] > 0, ins[0])
+        return f"1 if {x} > 0 else 0", _known(lambda: ins[0] > 0, ins[0])
     if kind in ("Mean", "Sum") and j == 0:
         count = _size(op.inputs[0]) // max(_size(op.outputs[0]), 1)
         if kind == "Sum" or count <= 1:
@@ -266,12 +259,21 @@ def _local(op: Op, j: int, name: _Names) -> tuple[str, np.ndarray | None] | None
     return None
 
 
-def _pow_local(op: Op, j: int, name: _Names, known, ins, out):
+def _known(f: Callable[[], np.ndarray], *needed: np.ndarray | None) -> np.ndarray | None:
+    """``f()``, the numbers of a local derivative, when the values it needs were kept."""
+    if any(n is None for n in needed):
+        return None
+    with np.errstate(all="ignore"):  # 0 ** -1 is inf, and a caption may say so
+        return np.asarray(f(), dtype=np.float64)
+
+
+def _pow_local(op: Op, j: int, name: _Names, ins: list[np.ndarray | None],
+               out: np.ndarray | None) -> tuple[str, np.ndarray | None]:
     base, exponent = name(op.inputs[0], ATOM), name(op.inputs[1], ATOM)
     if j == 1:
-        return f"{name(op.outputs[0], PRODUCT)}·log({base})", known(
+        return f"{name(op.outputs[0], PRODUCT)}·log({base})", _known(
             lambda: out * np.log(ins[0]), out, ins[0])
-    value = known(lambda: ins[1] * ins[0] ** (ins[1] - 1), *ins)
+    value = _known(lambda: ins[1] * ins[0] ** (ins[1] - 1), *ins)
     power = _small_int(op.inputs[1], name)
     if power is None:
         return f"{exponent}·{base}^({exponent} − 1)", value
@@ -379,4 +381,4 @@ def _numbers(value: np.ndarray | Summary | None, shape) -> str:
         return f"⟨{dims} mean {format_number(value.mean)}⟩"
     if isinstance(value, np.ndarray) and value.dtype.kind in "fiu":
         return f"⟨{dims} mean {format_number(float(value.mean()))}⟩"
-    return f"⟨{dims}⟩"
+    return f"⟨{dims or 'scalar'}, value not kept⟩"

@@ -176,6 +176,18 @@ def test_each_variable_read_is_matched_to_the_gradient_of_its_own_output():
         assert step.forward.outputs[0].key in sent[step.gradient_call, step.upstream[0].key]
 
 
+def test_a_step_is_recorded_when_tensorflow_passes_only_the_inputs_its_gradient_needs():
+    x = tf.Variable([0.5, 2.0])
+    with tapeviz.record() as rec:
+        with tf.GradientTape() as tape:
+            y = tf.reshape(x, (1, 2))  # Reshape's gradient gets its tensor, not its shape
+        tape.gradient(y, x)
+    assert [s.forward.type for s in rec.backward_steps] == ["Reshape", "ReadVariableOp"]
+    reshape = rec.backward_steps[0]
+    assert reshape.forward.outputs[0] is rec.named("y")
+    assert {op.type for op in rec.ops if op.region == reshape.id} == {"Shape", "Reshape"}
+
+
 def test_lists_of_gradients_get_indexed_names():
     w, b = tf.Variable([[1.0], [2.0]]), tf.Variable([0.5])
     with tapeviz.record() as rec:

@@ -196,6 +196,42 @@ def test_big_tensors_show_shape_and_mean_and_no_signed_zero():
     ]
 
 
+LOCAL_DERIVATIVES = {
+    "log": (lambda x, W: tf.math.log(x),
+            ["d y / d x = [1.0 1.0] × 1/x = [1.0 1.0] × [2.0 0.5] = [2.0 0.5]"]),
+    "tanh": (lambda x, W: tf.tanh(x),
+             ["d y / d x = [1.0 1.0] × 1 − tanh(x)² = [1.0 1.0] × [0.7864 0.07065] "
+              "= [0.7864 0.07065]"]),
+    "relu": (lambda x, W: tf.nn.relu(x - 1.0),
+             ["d y / d (x − 1.0) = [1.0 1.0] × 1 if (x − 1.0) > 0 else 0 = [1.0 1.0] × "
+              "[0.0 1.0] = [0.0 1.0]", "d y / d x = [0.0 1.0] × 1 = [0.0 1.0]"]),
+    "sub": (lambda x, W: 1.0 - x, ["d y / d x = [1.0 1.0] × −1 = [-1.0 -1.0]"]),
+    "div": (lambda x, W: 1.0 / x,
+            ["d y / d x = [1.0 1.0] × −1.0/x² = [1.0 1.0] × [-4.0 -0.25] = [-4.0 -0.25]"]),
+    "pow": (lambda x, W: x ** 3,
+            ["d y / d x = [1.0 1.0] × 3·x² = [1.0 1.0] × [0.75 12.0] = [0.75 12.0]"]),
+    "matmul": (lambda x, W: tf.reduce_mean(tf.reshape(x, (1, 2)) @ W), [
+        "d y / d (Reshape(x) @ W) = 1.0 × 1/3 = 1.0 × 0.3333 = [[0.3333 0.3333 0.3333]]",
+        "d y / d Reshape(x) = [[0.3333 0.3333 0.3333]] @ Wᵀ = [[0.1667 1.0]]; d y / d W = "
+        "Reshape(x)ᵀ @ [[0.3333 0.3333 0.3333]] = [[0.1667 0.1667 0.1667] [0.6667 0.6667 "
+        "0.6667]]",
+        "d y / d x via Reshape: upstream [[0.1667 1.0]] → [0.1667 1.0]"]),
+}
+
+
+@pytest.mark.parametrize("case", LOCAL_DERIVATIVES)
+def test_local_derivatives_of_common_ops(case):
+    f, expected = LOCAL_DERIVATIVES[case]
+    x = tf.Variable([0.5, 2.0])
+    W = tf.Variable([[1.0, -1.0, 0.5], [2.0, 0.0, 1.0]])
+    with tapeviz.record() as rec:
+        with tf.GradientTape() as tape:
+            y = f(x, W)
+        grads = tape.gradient(y, [x, W])
+    steps = replay_steps(rec)
+    assert [s.caption for s in steps if rec.ops[s.op].type != "ReadVariableOp"] == expected
+
+
 def test_an_op_without_a_formula_gets_a_generic_caption_that_is_true():
     x = tf.Variable([1.0, 4.0])
     with tapeviz.record() as rec:

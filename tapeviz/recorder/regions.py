@@ -125,20 +125,21 @@ class Regions:
         """The recorded op a backward step differentiates.
 
         Its outputs identify it; when TensorFlow passes none (gradients that do not need
-        them, e.g. ReadVariableOp), take an op of that type and inputs not yet differentiated
-        by this call: best one whose output the upstream gradient was sent to by an earlier
-        step, then one the call's tape recorded, then the newest (the tape differentiates in
-        reverse order of execution).
+        them, e.g. ReadVariableOp), take an op of that type, with the inputs TensorFlow passed
+        (only those its gradient needs: Reshape's tensor, not its shape), not yet
+        differentiated by this call: best one whose output the upstream gradient was sent to
+        by an earlier step, then one the call's tape recorded, then the newest (the tape
+        differentiates in reverse order of execution).
         """
         tensors = self.rec.tensors
         for tid, _ in outputs:
             node = tensors.get(f"t{tid}")
             if node is not None and node.producer is not None:
                 return node.producer
-        input_ids = [tid for tid, _ in inputs]
+        input_ids = {tid for tid, _ in inputs}
         candidates = [op for op in reversed(self._by_type.get(op_type, ()))
                       if (call is None or (call.id, op.index) not in self._differentiated)
-                      and (not input_ids or [n.id for n in op.inputs] == input_ids)]
+                      and input_ids <= {n.id for n in op.inputs}]
         if not candidates or call is None:
             return candidates[0] if candidates else None
         sent = set().union(*(self._sent.get((call.id, g[0]), set()) for g in upstream if g))
