@@ -70,15 +70,21 @@ def replay_steps(rec: Recording) -> list[ReplayStep]:
     ``"d y / d x = 1.0 × 2·x = 1.0 × 6.0 = 6.0"``. Captions are plain text.
     """
     by_region: dict[int | None, list[int]] = {}
+    by_tape: dict[int, list[Op]] = {}
     for op in rec.ops:
         by_region.setdefault(op.region, []).append(op.index)
+        for tape in op.tapes:
+            by_tape.setdefault(tape, []).append(op)
     sums = _accumulations(rec)
     names: dict[int, _Names] = {}
     steps = []
     for index, step in enumerate(rec.backward_steps):
         call = rec.region(step.gradient_call)
         assert isinstance(call, GradientCall)
-        name = names.setdefault(call.id, _Names(rec, call))
+        if call.id not in names:
+            names[call.id] = _Names(call, by_tape.get(call.tape, []) if call.tape is not None
+                                     else rec.ops)
+        name = names[call.id]
         added = sums.get(step.id, [])
         target = name(call.target)
         caption = "; ".join([_caption(rec, step, target, name),
@@ -100,11 +106,12 @@ class _Names:
     sources is its number ("4.9"); otherwise the expression that computed it ("time²").
     """
 
-    def __init__(self, rec: Recording, call: GradientCall) -> None:
+    def __init__(self, call: GradientCall, recorded: list[Op]) -> None:
+        """``recorded``: the ops the call's tape recorded, the only ones it differentiates."""
         sources = [s for s in call.sources if s is not None]
         variables = {s.id for s in sources if s.is_variable}
         self.dependent = {s.key for s in sources}
-        for op in rec.ops:
+        for op in recorded:
             if any(n.key in self.dependent or (n.is_variable and n.id in variables)
                    for n in op.inputs):
                 self.dependent.update(n.key for n in op.outputs)
