@@ -136,11 +136,11 @@ class _Names:
         if node.title:
             return node.title, ATOM
         op = node.producer
+        if op is not None and op.type in ("ReadVariableOp", "Identity"):
+            return self.name(op.inputs[0], depth)
         small = isinstance(node.value, np.ndarray) and node.value.size <= INLINE
         if op is None or (small and not self.depends(node)):
             return _numbers(node.value, node.shape), ATOM
-        if op.type in ("ReadVariableOp", "Identity"):
-            return self.name(op.inputs[0], depth)
         if depth >= MAX_DEPTH:
             return "…", ATOM
         name = self._expression(op, [self.name(n, depth + 1) for n in op.inputs])

@@ -241,6 +241,15 @@ def test_an_op_without_a_formula_gets_a_generic_caption_that_is_true():
     assert captions(rec)[0] == "d y / d x via Softplus: upstream [1.0 1.0] → [0.7311 0.982]"
 
 
+def test_a_variable_that_is_not_a_source_keeps_its_name():
+    u, v = tf.Variable(1.0), tf.Variable(2.0)
+    with tapeviz.record() as rec:
+        with tf.GradientTape() as tape:
+            y = v * 2.0
+        none = tape.gradient(y, u)
+    assert captions(rec) == ["d y / d v = 1.0 × 2.0 = 2.0", "d y / d v = 2.0 × 1 = 2.0"]
+
+
 def test_no_gradient_call_no_steps():
     x = tf.constant(3.0)
     with tapeviz.record() as rec:
