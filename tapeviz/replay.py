@@ -36,7 +36,8 @@ MAX_NAME = 32                 # and a longer one names only its named inputs ("r
 SUPERSCRIPT = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
 FUNCTIONS = {"Exp": "exp", "Log": "log", "Tanh": "tanh", "Sigmoid": "σ", "Relu": "relu",
              "Sqrt": "√", "Sin": "sin", "Cos": "cos", "Mean": "mean", "Sum": "sum"}
-PASS_THROUGH = {"ReadVariableOp", "Identity", "AddV2", "Add", "AddN", "BiasAdd"}
+RESHAPES = {"Reshape", "Squeeze", "ExpandDims"}
+PASS_THROUGH = {"ReadVariableOp", "Identity", "AddV2", "Add", "AddN", "BiasAdd", *RESHAPES}
 DIVISIONS = {"RealDiv", "Div", "DivNoNan"}
 
 Name = tuple[str, int]  # text and how tightly it binds
@@ -218,7 +219,10 @@ def _part(op: Op, j: int, step: BackwardStep, target: str, name: _Names) -> str:
         numbers = _numbers(value, value.shape)
         if numbers != symbol:
             text += f" = {_text(upstream)} × {numbers}"
-    if _size(down) < _size(upstream):  # a broadcast input: its shares are summed
+    if op.type in RESHAPES:
+        return text + f", reshaped to {down.shape_text}: {_text(down)}"
+    if down.shape != upstream.shape and _size(down) <= _size(upstream):
+        # a broadcast input: its shares are summed over the dimensions it was broadcast along
         return text + f", summed to shape {down.shape_text}: {_text(down)}"
     return text + f" = {_text(down)}"
 
