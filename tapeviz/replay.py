@@ -221,7 +221,8 @@ def _part(op: Op, j: int, step: BackwardStep, target: str, name: _Names) -> str:
             text += f" = {_text(upstream)} × {numbers}"
     if op.type in RESHAPES:
         return text + f", reshaped to {down.shape_text}: {_text(down)}"
-    if down.shape != upstream.shape and _size(down) <= _size(upstream):
+    if (down.shape != upstream.shape and _size(down) <= _size(upstream)
+            and op.type not in ("Mean", "Sum")):  # a reduction spreads its gradient instead
         # a broadcast input: its shares are summed over the dimensions it was broadcast along
         return text + f", summed to shape {down.shape_text}: {_text(down)}"
     return text + f" = {_text(down)}"
