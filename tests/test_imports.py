@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tapeviz"
 STAGES = (
     ("summaries", "options", "_tfhooks"),
     ("recording",),
-    ("recorder", "gradients", "diagnostics", "firewall", "serialize", "updates", "sgd"),
+    ("recorder", "gradients", "diagnostics", "firewall", "serialize", "updates", "sgd", "replay"),
     ("collapse",),
     ("graph",),
     ("render",),
