@@ -18,8 +18,8 @@ import sys
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["record", "Recording", "show", "to_dot", "ViewOptions", "SGDStepper",
-           "load_ipython_extension", "unload_ipython_extension"]
+__all__ = ["record", "Recording", "show", "to_dot", "ViewOptions", "replay_steps",
+           "SGDStepper", "load_ipython_extension", "unload_ipython_extension"]
 
 _LAZY = {
     "record": ("tapeviz.recorder", "record"),
@@ -27,6 +27,7 @@ _LAZY = {
     "show": ("tapeviz.pipeline", "show"),
     "to_dot": ("tapeviz.pipeline", "to_dot"),
     "ViewOptions": ("tapeviz.options", "ViewOptions"),
+    "replay_steps": ("tapeviz.replay", "replay_steps"),
     "SGDStepper": ("tapeviz.widgets.stepper", "SGDStepper"),
 }
 

@@ -155,6 +155,39 @@ def test_persistent_tape_and_jacobian_are_backward_calls():
     np.testing.assert_array_equal(jac, [[2.0, 0.0], [0.0, 4.0]])
 
 
+def test_each_variable_read_is_matched_to_the_gradient_of_its_own_output():
+    # TensorFlow passes a ReadVariableOp's backward step neither its inputs nor its outputs
+    x, big = tf.Variable(3.0), tf.Variable(tf.ones((2, 2)))
+    with tapeviz.record() as rec:
+        with tf.GradientTape(persistent=True) as tape:
+            y = x * x + x
+            total = tf.reduce_sum(big * 2.0)
+        tape.gradient(y, x)
+        tape.gradient(total, big)
+
+    sent = {}  # (gradient call, gradient tensor key) -> keys of the tensors it is the gradient of
+    for step in rec.backward_steps:
+        for node, grad in zip(step.forward.inputs, step.downstream, strict=True):
+            if grad is not None:
+                sent.setdefault((step.gradient_call, grad.key), set()).add(node.key)
+    reads = [s for s in rec.backward_steps if s.forward.type == "ReadVariableOp"]
+    assert [s.forward.inputs[0].name for s in reads] == ["x", "x", "x", "big"]
+    for step in reads:
+        assert step.forward.outputs[0].key in sent[step.gradient_call, step.upstream[0].key]
+
+
+def test_a_step_is_recorded_when_tensorflow_passes_only_the_inputs_its_gradient_needs():
+    x = tf.Variable([0.5, 2.0])
+    with tapeviz.record() as rec:
+        with tf.GradientTape() as tape:
+            y = tf.reshape(x, (1, 2))  # Reshape's gradient gets its tensor, not its shape
+        tape.gradient(y, x)
+    assert [s.forward.type for s in rec.backward_steps] == ["Reshape", "ReadVariableOp"]
+    reshape = rec.backward_steps[0]
+    assert reshape.forward.outputs[0] is rec.named("y")
+    assert {op.type for op in rec.ops if op.region == reshape.id} == {"Shape", "Reshape"}
+
+
 def test_lists_of_gradients_get_indexed_names():
     w, b = tf.Variable([[1.0], [2.0]]), tf.Variable([0.5])
     with tapeviz.record() as rec:

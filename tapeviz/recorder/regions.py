@@ -35,6 +35,8 @@ class Regions:
         self.steps: list[BackwardStep | None] = []
         self._by_type: dict[str, list[Op]] = {}   # ops recorded by a tape, by type
         self._differentiated: set[tuple[int, int]] = set()  # (gradient call id, op index)
+        # (gradient call id, gradient tensor id) -> keys of the tensors it is the gradient of
+        self._sent: dict[tuple[int, int], set[str]] = {}
         self._targets: list[TensorNode | None] = []  # of the gradient call starting
 
     @property
@@ -97,7 +99,7 @@ class Regions:
     def backward_start(self, op_type: str, inputs: list[Pair], outputs: list[Pair],
                        upstream: list[Pair | None]) -> None:
         call = self.call
-        forward = self._forward_op(op_type, inputs, outputs, call)
+        forward = self._forward_op(op_type, inputs, outputs, upstream, call)
         if forward is None or call is None:  # differentiating ops from before recording
             self.steps.append(None)
             return
@@ -114,27 +116,35 @@ class Regions:
         if step is not None:
             _remove_last(self.stack, step.id)
             step.downstream = [self.tensors.input(*g) if g else None for g in downstream]
+            for node, grad in zip(step.forward.inputs, downstream, strict=False):
+                if grad is not None:
+                    self._sent.setdefault((step.gradient_call, grad[0]), set()).add(node.key)
 
     def _forward_op(self, op_type: str, inputs: list[Pair], outputs: list[Pair],
-                    call: GradientCall | None) -> Op | None:
+                    upstream: list[Pair | None], call: GradientCall | None) -> Op | None:
         """The recorded op a backward step differentiates.
 
         Its outputs identify it; when TensorFlow passes none (gradients that do not need
-        them), take the newest op of that type and inputs not yet differentiated by this call:
-        the tape differentiates in reverse order of execution.
+        them, e.g. ReadVariableOp), take an op of that type, with the inputs TensorFlow passed
+        (only those its gradient needs: Reshape's tensor, not its shape), not yet
+        differentiated by this call: best one whose output the upstream gradient was sent to
+        by an earlier step, then one the call's tape recorded, then the newest (the tape
+        differentiates in reverse order of execution).
         """
         tensors = self.rec.tensors
         for tid, _ in outputs:
             node = tensors.get(f"t{tid}")
             if node is not None and node.producer is not None:
                 return node.producer
-        input_ids = [tid for tid, _ in inputs]
-        for op in reversed(self._by_type.get(op_type, ())):
-            if call is not None and (call.id, op.index) in self._differentiated:
-                continue
-            if not input_ids or [n.id for n in op.inputs] == input_ids:
-                return op
-        return None
+        input_ids = {tid for tid, _ in inputs}
+        candidates = [op for op in reversed(self._by_type.get(op_type, ()))
+                      if (call is None or (call.id, op.index) not in self._differentiated)
+                      and input_ids <= {n.id for n in op.inputs}]
+        if not candidates or call is None:
+            return candidates[0] if candidates else None
+        sent = set().union(*(self._sent.get((call.id, g[0]), set()) for g in upstream if g))
+        return max(candidates, key=lambda op: (any(n.key in sent for n in op.outputs),
+                                               call.tape in op.tapes))
 
     def left_tensorflow(self, tensor_id: int, how: str, filename: str | None,
                         line: int | None) -> None:
