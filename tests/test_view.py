@@ -16,6 +16,7 @@ import pytest
 from tapeviz.options import ViewOptions
 from tapeviz.recording import Op, Recording, Summary, TensorNode
 from tapeviz.render import Drawing
+from tapeviz.replay import replay_steps
 from tapeviz.widgets import view as view_module
 from tapeviz.widgets.view import VIEW_TEXT, WIDGET_MIME, GraphView, tensor_details, view
 
@@ -119,7 +120,7 @@ def test_search_text_is_each_node_s_name_or_op():
 
 def test_replay_steps_become_the_dot_ids_to_highlight(monkeypatch):
     rec = load("example_1")
-    monkeypatch.setattr(view_module, "_replay_steps", fake_steps)
+    monkeypatch.setattr(view_module, "replay_steps", fake_steps)
     v = GraphView(rec, replay=True)
     assert v.replay and v.step == 0
     first = v.steps[0]
@@ -132,6 +133,23 @@ def test_replay_steps_become_the_dot_ids_to_highlight(monkeypatch):
     assert first["accumulated"] == [] and v.steps[1]["index"] == 1
     assert v.steps[1]["caption"] == "<script>x</script>"  # data: view.js sets textContent
     assert GraphView(rec).step == -1  # not on the replay unless asked
+
+
+def test_the_replay_is_replay_steps_on_the_drawing():
+    rec = load("example_2")  # nested tapes: the inner gradient call replayed, then the outer
+    v = GraphView(rec, replay=True)
+    steps = replay_steps(rec)
+    assert [s["caption"] for s in v.steps] == [s.caption for s in steps]
+    assert any("9.8" in s["caption"] for s in v.steps)
+    boxes = {key: node_id for node_id, key in graph_keys(v).items()}
+    for payload, step in zip(v.steps, steps, strict=True):
+        assert payload["op"] == [boxes[f"op{step.op}"]]  # each forward op is drawn on its own
+        assert payload["downstream"] == [boxes[k] for k in step.downstream if k in boxes]
+
+
+def graph_keys(v: GraphView) -> dict[str, str]:
+    """DOT id -> box or tensor key, drawn again the way the view draws."""
+    return view_module._draw(v.rec, v.options)[2].keys
 
 
 def test_display_is_the_static_svg_then_the_widget_and_no_script():

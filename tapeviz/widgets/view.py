@@ -33,6 +33,7 @@ from tapeviz.options import DEFAULTS, Note, ViewOptions
 from tapeviz.pipeline import show
 from tapeviz.recording import Op, Recording, TensorNode, format_number, format_value
 from tapeviz.render import Drawing, render
+from tapeviz.replay import ReplayStep, replay_steps
 from tapeviz.summaries import INLINE, Summary
 
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
@@ -117,7 +118,7 @@ class GraphView(anywidget.AnyWidget):
             self.nodes = _nodes(self.rec, shown, ids, opened)
             self.details = {node_id: tensor_details(self.rec.tensors[key], self.rec)
                             for node_id, key in ids.keys.items() if key in self.rec.tensors}
-            self.steps = [_step_payload(step, boxes, ids) for step in _replay_steps(self.rec)]
+            self.steps = [_step_payload(step, boxes, ids) for step in replay_steps(self.rec)]
             self.opened = opened
             self.error = ""
             self.svg = svg
@@ -184,16 +185,10 @@ def _box_ids(shown: collapse.View, ids: graph.NodeIds) -> dict[int, str]:
     return boxes
 
 
-def _replay_steps(rec: Recording) -> list[Any]:
-    """``tapeviz.replay.replay_steps(rec)``, imported when first needed."""
-    try:
-        from tapeviz.replay import replay_steps
-    except ModuleNotFoundError:  # helper R's module is not merged yet: no replay to show
-        return []
-    return list(replay_steps(rec))
-
-
-def _step_payload(step: Any, boxes: dict[int, str], ids: graph.NodeIds) -> dict[str, Any]:
+def _step_payload(step: ReplayStep, boxes: dict[int, str],
+                  ids: graph.NodeIds) -> dict[str, Any]:
+    """What one replay step lights up, as DOT ids (parts not drawn are left out), and its
+    caption."""
     drawn = ids.keys
 
     def tensors(keys: Iterable[str]) -> list[str]:
