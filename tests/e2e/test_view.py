@@ -89,7 +89,7 @@ def test_view_pans_zooms_opens_a_layer_shows_values_replays_and_saves(ui, page, 
 
         widget.locator(".tv-search").fill("loss")
         expect(graph.locator("g.node.tv-match")).not_to_have_count(0)
-        assert "loss" in graph.locator("g.node.tv-match").first.inner_text()
+        assert "loss" in graph.locator("g.node.tv-match").first.text_content()
         widget.locator(".tv-search").fill("")
 
         widget.get_by_role("button", name="Replay backward").click()
