@@ -75,9 +75,24 @@ def build_with_notes(rec: Recording, options: ViewOptions = DEFAULTS
     """:func:`build`, and the notes on what the picture leaves out (their text is drawn in it;
     whoever shows the picture words the options that change them)."""
     shown = collapse.view(rec, options)
+    return draw(rec, shown, values=options.values), shown.notes
+
+
+def draw(rec: Recording, shown: collapse.View, *, values: bool = True,
+         ids: NodeIds | None = None) -> graphviz.Digraph:
+    """The Digraph of a :class:`~tapeviz.collapse.View`; ``ids`` learns which DOT node is which.
+
+    >>> from tapeviz.recording import TensorNode
+    >>> rec = Recording(tensors={"t1": TensorNode(1, "constant", (), "float32")})
+    >>> ids = NodeIds()
+    >>> print(draw(rec, collapse.View([], {"t1": None}, [], []), ids=ids).source.count("n0 ["))
+    1
+    >>> ids.keys
+    {'n0': 't1'}
+    """
     marked_nodes = {key: f.kind for f in rec.diagnostics for key in f.nodes}
     marked_ops = {index: f.kind for f in rec.diagnostics for index in f.ops}
-    ids = _Ids()
+    ids = NodeIds() if ids is None else ids
     placed: dict[int | None, list[str]] = {}  # region id -> node ids drawn in it
     nodes: dict[str, dict[str, str]] = {}
     for box in shown.boxes:
@@ -90,7 +105,7 @@ def build_with_notes(rec: Recording, options: ViewOptions = DEFAULTS
             nodes[node_id] = _marked(_op_attrs(box), marked_ops.get(box.index))
     for key, region in shown.tensors.items():
         placed.setdefault(region, []).append(ids.of(key))
-        nodes[ids.of(key)] = _marked(_tensor_attrs(rec.tensors[key], options.values),
+        nodes[ids.of(key)] = _marked(_tensor_attrs(rec.tensors[key], values),
                                      marked_nodes.get(key))
 
     children = _children(rec)
@@ -108,7 +123,7 @@ def build_with_notes(rec: Recording, options: ViewOptions = DEFAULTS
     if shown.notes:
         graph.attr(label="<" + "<br/>".join(escape(n.text) for n in shown.notes) + ">",
                    labelloc="b", fontcolor="#7f6000")
-    return graph, shown.notes
+    return graph
 
 
 def _stacked_leaves(edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -162,7 +177,7 @@ class _Anchor:
             graph.edge(tail, head, style="invis")
 
 
-def _backward_anchors(rec: Recording, shown: collapse.View, ids: _Ids,
+def _backward_anchors(rec: Recording, shown: collapse.View, ids: NodeIds,
                       placed: dict[int | None, list[str]],
                       children: dict[int | None, list[int]]) -> list[_Anchor]:
     """An :class:`_Anchor` for each drawn ``gradient`` call whose target is drawn; its nodes
@@ -184,7 +199,7 @@ def _backward_anchors(rec: Recording, shown: collapse.View, ids: _Ids,
     return anchors
 
 
-def _after_hidden_passes(rec: Recording, shown: collapse.View, ids: _Ids,
+def _after_hidden_passes(rec: Recording, shown: collapse.View, ids: NodeIds,
                          placed: dict[int | None, list[str]],
                          children: dict[int | None, list[int]]) -> list[tuple[str, str]]:
     """Invisible edges from the target of each ``gradient`` call whose pass is not drawn
@@ -336,11 +351,17 @@ def _table(rows: Iterable[str]) -> str:
     return f'<<table border="0" cellborder="0" cellspacing="0" cellpadding="0">{cells}</table>>'
 
 
-class _Ids:
+class NodeIds:
     """Stable DOT ids (n0, n1, ...) in order of first use: never TensorFlow's global ids."""
 
     def __init__(self) -> None:
         self._ids: dict[str, str] = {}
 
     def of(self, key: str) -> str:
+        """The DOT id of a box key (``op3``, ``g7``) or tensor key (``t12``, ``v4.1``)."""
         return self._ids.setdefault(key, f"n{len(self._ids)}")
+
+    @property
+    def keys(self) -> dict[str, str]:
+        """DOT id -> the key it stands for (Graphviz writes the id as each node's title)."""
+        return {node_id: key for key, node_id in self._ids.items()}
