@@ -18,13 +18,14 @@ import sys
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["record", "Recording", "show", "to_dot", "ViewOptions", "replay_steps",
+__all__ = ["record", "Recording", "show", "view", "to_dot", "ViewOptions", "replay_steps",
            "SGDStepper", "load_ipython_extension", "unload_ipython_extension"]
 
 _LAZY = {
     "record": ("tapeviz.recorder", "record"),
     "Recording": ("tapeviz.recording", "Recording"),
     "show": ("tapeviz.pipeline", "show"),
+    "view": ("tapeviz.widgets.view", "view"),
     "to_dot": ("tapeviz.pipeline", "to_dot"),
     "ViewOptions": ("tapeviz.options", "ViewOptions"),
     "replay_steps": ("tapeviz.replay", "replay_steps"),

@@ -83,6 +83,12 @@ class TapeMagics(Magics):
         bookkeeping ops (Shape, Reshape of gradients, ...) are hidden; --all-ops, --depth,
         --expand and --budget change that.
 
+        In a notebook the picture comes with an interactive view: drag to pan, wheel to zoom,
+        click a box to open it in place, hover a tensor for its value and gradient, search
+        names, and "Replay backward" to walk through the chain rule one step at a time
+        (--replay opens the view there; --static shows the picture alone). A notebook read
+        without a kernel shows the picture.
+
         What the cell prints, returns and raises is exactly what it would without %%tape:
         tapeviz's own notes (warnings, checks, why nothing was drawn) come as one display
         output under the picture, never on stdout. If tapeviz itself fails, the cell still
@@ -122,7 +128,7 @@ class TapeMagics(Magics):
         if args.name:
             shell.user_ns[args.name] = recording
         if cell_run.ran:
-            _present(recording, args)
+            _present(shell, recording, args)
         return cell_run.value_or_raise()
 
 
@@ -257,19 +263,21 @@ def _format_of(path: str, fmt: str) -> str | None:
     return fmt if "." not in os.path.basename(path) else None
 
 
-def _present(recording: Any, args: Any) -> None:
+def _present(shell: Any, recording: Any, args: Any) -> None:
     """Show (and save) the picture and one note under it; a failure here is only a note."""
     before = len(recording.internal_errors)  # the recording's own come first
     notes = list(recording.notes)
     drawn = False
     with guarded(recording.internal_errors, "drawing"):
-        drawing = show(recording, view_options(args))
+        options = view_options(args)
+        drawing = show(recording, options)
         # the recording's notes, and what the picture leaves out
         notes = [note.worded(as_flag) for note in drawing.notes]
         if args.output:
             notes += _save(drawing, args.output, args.format)
         if not args.quiet and recording.ops:
-            notes += _show_graph(drawing, args.format)
+            view = _interactive(shell, recording, options) if args.format == "svg" else None
+            notes += _show_graph(drawing if view is None else view, args.format)
         drawn = True
     if args.quiet:
         return
@@ -309,8 +317,25 @@ def as_flag(option: str, value: Any) -> str:
     return f"--{flag} {value}"
 
 
+def _interactive(shell: Any, recording: Any, options: ViewOptions) -> Any:
+    """The interactive view, where a front end can show widgets (a kernel: JupyterLab,
+    Notebook 7, VS Code, Colab; not a terminal) and ``--static`` was not asked; else None.
+
+    None too when the view cannot draw (no Graphviz engine): the static drawing then shows
+    what failed and how to fix it."""
+    if options.static or getattr(shell, "kernel", None) is None:
+        return None
+    from tapeviz.widgets.view import GraphView
+
+    try:
+        return GraphView(recording, options)
+    except RenderError:
+        return None
+
+
 def _show_graph(drawing: Any, fmt: str) -> list[str]:
-    """Show the picture in ``fmt``; returns notes on what could not be shown."""
+    """Show the picture (a Drawing, or as svg the interactive view) in ``fmt``; returns notes
+    on what could not be shown."""
     if fmt == "svg":
         display(drawing)
     elif fmt == "png":

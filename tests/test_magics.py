@@ -214,3 +214,38 @@ def test_importing_tapeviz_in_ipython_is_enough_for_a_recording_to_show(ipython,
     assert "image/svg+xml" not in ipython.display_formatter.format(rec)[0]
     importlib.reload(tapeviz)  # `import tapeviz` in a notebook, no %load_ext
     assert "image/svg+xml" in ipython.display_formatter.format(rec)[0]
+
+
+@pytest.fixture
+def kernel(ipython, monkeypatch):
+    """The shell as a notebook kernel has it (``shell.kernel``): front ends that show widgets."""
+    monkeypatch.setattr(ipython, "kernel", object(), raising=False)
+
+
+def mime_types(captured) -> list[list[str]]:
+    return [sorted(output.data) for output in captured.outputs]
+
+
+def test_in_a_kernel_the_picture_comes_with_the_interactive_view(kernel, ipython, run_tape):
+    from ipywidgets.widgets.widget import _instances
+
+    from tapeviz.widgets.view import VIEW_TEXT, WIDGET_MIME
+
+    rec, _, out = run_tape(EXAMPLE_1, "--replay")
+    assert mime_types(out) == [["image/svg+xml", "text/plain"], [WIDGET_MIME, "text/plain"]]
+    svg, widget = (output.data for output in out.outputs)
+    assert "Square" in svg["image/svg+xml"] and widget["text/plain"] == VIEW_TEXT
+    view = _instances[widget[WIDGET_MIME]["model_id"]]
+    assert view.rec is rec and view.replay and view.step == 0  # --replay opens the replay
+    assert out.stdout == plain_run(ipython, EXAMPLE_1)[1].stdout and out.stderr == ""
+
+
+@pytest.mark.parametrize("options", ["--static", "--format png", "--format dot --quiet"])
+def test_static_and_other_formats_show_no_widget(kernel, run_tape, options):
+    _, _, out = run_tape(EXAMPLE_1, options)
+    assert not any("application/vnd.jupyter.widget-view+json" in o.data for o in out.outputs)
+
+
+def test_outside_a_kernel_only_the_picture_is_shown(run_tape):
+    _, _, out = run_tape(EXAMPLE_1, "")
+    assert mime_types(out) == [["image/svg+xml", "text/plain"]]

@@ -4,6 +4,10 @@
 const MIN_SCALE = 1;  // px per pt of the first view at least: 10 pt labels are 10 px high
 const MAX_HEIGHT = 640;  // px of the drawing on screen before it scrolls by panning
 const PLAY_MS = 1200;
+// A view restored from a saved notebook has no kernel behind it: say so instead of spinning.
+const NO_ANSWER_MS = 15000;
+const NO_KERNEL = "No kernel answered: run the cell again to open or close boxes (pan, zoom, " +
+  "details, search and the replay work without one).";
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -164,8 +168,7 @@ function render({ model, el }) {
     if (!found || !found.info) return;
     const name = found.info.opens || found.info.closes;
     if (name) {
-      spinner.classList.add("tv-on");
-      model.send({ type: "toggle", name });
+      toggle(name);
     } else if (found.info.kind === "tensor") {
       showDetails(found.id);
     }
@@ -350,15 +353,24 @@ function render({ model, el }) {
   });
 
   // -- Python's side ---------------------------------------------------------------------------
+  let waiting = null;  // the timer of a toggle no kernel has answered yet
+  function toggle(name) {
+    spinner.classList.add("tv-on");
+    clearTimeout(waiting);
+    waiting = setTimeout(() => {
+      spinner.classList.remove("tv-on");
+      message.textContent = NO_KERNEL;
+    }, NO_ANSWER_MS);
+    model.send({ type: "toggle", name });
+  }
+  const answered = () => clearTimeout(waiting);
+
   function showOpened() {
     opened.replaceChildren();
     for (const name of model.get("opened") || []) {
       const chip = button(`${name} \u00d7`, `Close ${name} again`);
       chip.classList.add("tv-chip");
-      chip.addEventListener("click", () => {
-        spinner.classList.add("tv-on");
-        model.send({ type: "toggle", name });
-      });
+      chip.addEventListener("click", () => toggle(name));
       opened.append(chip);
     }
   }
@@ -368,7 +380,10 @@ function render({ model, el }) {
   model.on("change:step", highlight);
   model.on("change:replay", highlight);
   model.on("change:opened", showOpened);
-  model.on("change:busy", () => spinner.classList.toggle("tv-on", model.get("busy")));
+  model.on("change:busy", () => {
+    answered();
+    spinner.classList.toggle("tv-on", model.get("busy"));
+  });
   model.on("change:error", () => {
     message.textContent = model.get("error");
     if (model.get("error")) spinner.classList.remove("tv-on");
