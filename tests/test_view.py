@@ -71,7 +71,7 @@ def test_a_redraw_that_fails_keeps_the_picture_and_says_why(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("no engine")
 
-    monkeypatch.setattr(view_module, "render", broken)
+    monkeypatch.setattr(view_module.Drawing, "svg", broken)
     v._on_message(v, {"type": "toggle", "name": "dense"}, [])
     assert v.svg == before and v.opened == [] and not v.busy
     assert v.error == "tapeviz could not redraw: no engine"

@@ -32,7 +32,7 @@ from tapeviz import collapse, graph
 from tapeviz.options import DEFAULTS, Note, ViewOptions
 from tapeviz.pipeline import show
 from tapeviz.recording import Op, Recording, TensorNode, format_number, format_value
-from tapeviz.render import Drawing, render
+from tapeviz.render import Drawing
 from tapeviz.replay import ReplayStep, replay_steps
 from tapeviz.summaries import INLINE, Summary
 
@@ -112,7 +112,7 @@ class GraphView(anywidget.AnyWidget):
 
     def _redraw(self, opened: list[str]) -> None:
         shown, dot, ids = _draw(self.rec, self.options.replace(expand=opened))
-        svg = render(dot, "svg").decode()
+        svg = Drawing(dot, "").svg()  # the one way tapeviz renders a picture it shows
         boxes = _box_ids(shown, ids)
         with self.hold_sync():
             self.nodes = _nodes(self.rec, shown, ids, opened)
