@@ -18,3 +18,16 @@ with tf.GradientTape() as outer_tape:
 acceleration = outer_tape.gradient(speed, time)
 print(acceleration)
 """
+
+
+def record_source(source: str, **options):
+    """Run ``source`` under ``tapeviz.record``: ``(Recording, the namespace it ran in)``."""
+    import numpy as np
+    import tensorflow as tf
+
+    import tapeviz
+
+    namespace = {"tf": tf, "np": np}
+    with tapeviz.record(namespace, **options) as rec:
+        exec(source, namespace)
+    return rec, namespace

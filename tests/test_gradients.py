@@ -7,14 +7,7 @@ import tensorflow as tf
 import tapeviz
 
 from .conftest import notes_of
-from .examples import EXAMPLE_1, EXAMPLE_2
-
-
-def record_source(source, **options):
-    namespace = {"tf": tf, "np": np}
-    with tapeviz.record(namespace, **options) as rec:
-        exec(source, namespace)
-    return rec, namespace
+from .examples import EXAMPLE_1, EXAMPLE_2, record_source
 
 
 def kinds(rec):

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 import tapeviz
 from tapeviz.graph import escape
@@ -13,6 +12,7 @@ from tapeviz.recording import Op, Recording, TapeRecord, TensorNode
 from tapeviz.render import render
 from tapeviz.serialize import loads
 
+from . import examples
 from .examples import EXAMPLE_1, EXAMPLE_2
 from .layout import Picture, clusters_of
 
@@ -20,10 +20,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
 def record_source(source):
-    namespace = {"tf": tf}
-    with tapeviz.record(namespace) as rec:
-        exec(source, namespace)
-    return rec
+    return examples.record_source(source)[0]
 
 
 def plain(dot):

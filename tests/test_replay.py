@@ -11,6 +11,8 @@ import tapeviz
 from tapeviz.replay import ReplayStep, replay_steps
 from tapeviz.serialize import loads
 
+from .examples import EXAMPLE_2, record_source
+
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -64,14 +66,7 @@ def test_seed_example_1_from_its_golden_recording_uses_the_books_names():
 
 
 def test_seed_example_2_inner_pass_then_the_outer_pass_reaches_9_8():
-    time = tf.Variable(0.0)
-    with tapeviz.record() as rec:
-        with tf.GradientTape() as outer_tape:
-            with tf.GradientTape() as inner_tape:
-                position = (4.9) * (time)**2
-            speed = inner_tape.gradient(position, time)
-        acceleration = outer_tape.gradient(speed, time)
-
+    rec, _ = record_source(EXAMPLE_2)
     steps = replay_steps(rec)
     assert captions(rec) == EXAMPLE_2_CAPTIONS
     assert op_types(rec, steps) == ["Mul", "Pow", "ReadVariableOp"] * 2
