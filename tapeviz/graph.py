@@ -180,8 +180,8 @@ class _Anchor:
                 self.right: self.start, self.start: self.start}
 
     def draw(self, graph: graphviz.Digraph) -> None:
-        rows = [(self.left, self.right)] + ([(self.target, self.start)] if self.target else [])
-        for tail, head in rows:
+        rows = [(self.target, self.start)] if self.target else []
+        for tail, head in [*rows, (self.left, self.right)]:
             with graph.subgraph() as row:
                 row.attr(rank="same")
                 row.edge(tail, head, style="invis")
