@@ -14,7 +14,7 @@ from tapeviz.render import render
 from tapeviz.serialize import loads
 
 from .examples import EXAMPLE_1, EXAMPLE_2
-from .layout import Picture, clusters_of
+from .layout import Picture, boxes_in, clusters_of
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -109,12 +109,7 @@ def passes_and_tapes(rec):
     picture = Picture.from_svg(render(dot, "svg").decode())
     around = clusters_of(dot)
     titled = {words[0]: node for node, words in labels(dot).items()}
-
-    def drawn_in(region):
-        return [picture.boxes[n] for n, c in around.items() if f"cluster_r{region}" in c
-                and n in picture.boxes]
-
-    return [(call.id, drawn_in(call.id), drawn_in(call.tape),
+    return [(call.id, boxes_in(picture, around, call.id), boxes_in(picture, around, call.tape),
              picture.boxes.get(titled.get(call.target.title))) for call in rec.gradient_calls]
 
 
