@@ -30,10 +30,8 @@ from tapeviz.recording import (
     format_value,
 )
 
-# mclimit: twice dot's crossing-minimisation rounds; with one, a big cell (940 ops) can keep a
-# backward pass left of its tape despite the anchor's price (see _Anchor), at no measurable time
-GRAPH_ATTR = {"newrank": "true", "mclimit": "2", "rankdir": "TB", "fontname": "Helvetica",
-              "fontsize": "11", "nodesep": "0.25", "ranksep": "0.3"}
+GRAPH_ATTR = {"newrank": "true", "rankdir": "TB", "fontname": "Helvetica", "fontsize": "11",
+              "nodesep": "0.25", "ranksep": "0.3"}
 NODE_ATTR = {"fontname": "Helvetica", "fontsize": "10", "margin": "0.05,0.03", "height": "0.3"}
 TENSOR_STYLE = {
     "variable": {"shape": "box", "style": "rounded,filled", "fillcolor": "#cfe8fc"},
