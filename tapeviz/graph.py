@@ -111,6 +111,9 @@ def draw(rec: Recording, shown: collapse.View, *, values: bool = True,
     children = _children(rec)
     anchors = _backward_anchors(rec, shown, ids, placed, children)
     nodes.update(dict.fromkeys((a for anchor in anchors for a in anchor.nodes), ANCHOR))
+    for anchor in anchors:
+        nodes.update({node: {**nodes[node], "group": group}
+                      for node, group in anchor.groups.items()})
     graph = graphviz.Digraph(name="tapeviz", graph_attr=GRAPH_ATTR, node_attr=NODE_ATTR)
     _add_region(graph, rec, None, placed, nodes, children)
     for tail, head in shown.edges:
@@ -147,17 +150,20 @@ def _stacked_leaves(edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class _Anchor:
-    """Invisible nodes that place one drawn backward pass right of and below its target.
+    """Invisible nodes that hold one drawn backward pass right of its tape and below its target.
 
-    ``start`` is in the pass, on the target's row, above each node of the pass that no node
-    of the pass feeds: the pass begins below the tensor it differentiates. ``left -> right``
-    is a flat edge in the pass's parent region, ``left`` joined to the target and ``right`` to
-    ``start``: drawing the pass left of the target would cross those two edges. (Dot keeps a
-    flat edge's tail left of its head, but not across clusters: the pair cannot join the
-    target to ``start`` directly.)
+    ``left -> right`` is a flat edge in the pass's parent region, ``left`` joined to ``side`` (a
+    node of the tape's cluster) and ``right`` to ``start`` (in the pass): drawing the pass left
+    of the tape would cross those two edges. Each joined pair shares a ``group``, and dot counts
+    a crossing of two such edges as a million plain ones, so no layout saves more than it costs.
+    (Dot keeps a flat edge's tail left of its head, but not across clusters: the pair cannot
+    join ``side`` to ``start`` directly.) ``start`` is on the row of ``target`` (the tensor
+    differentiated, where drawn outside the pass), above each node of the pass that no node of
+    the pass feeds: the pass begins below it.
     """
 
-    target: str
+    side: str
+    target: str | None
     start: str
     left: str
     right: str
@@ -167,12 +173,19 @@ class _Anchor:
     def nodes(self) -> tuple[str, str, str]:
         return self.start, self.left, self.right
 
+    @property
+    def groups(self) -> dict[str, str]:
+        """Node id -> its dot ``group``."""
+        return {self.side: f"{self.side}_side", self.left: f"{self.side}_side",
+                self.right: self.start, self.start: self.start}
+
     def draw(self, graph: graphviz.Digraph) -> None:
-        for tail, head in ((self.target, self.start), (self.left, self.right)):
+        rows = [(self.target, self.start)] if self.target else []
+        for tail, head in [*rows, (self.left, self.right)]:
             with graph.subgraph() as row:
                 row.attr(rank="same")
                 row.edge(tail, head, style="invis")
-        for tail, head in [(self.left, self.target), (self.right, self.start),
+        for tail, head in [(self.left, self.side), (self.right, self.start),
                            *((self.start, source) for source in self.sources)]:
             graph.edge(tail, head, style="invis")
 
@@ -180,23 +193,51 @@ class _Anchor:
 def _backward_anchors(rec: Recording, shown: collapse.View, ids: NodeIds,
                       placed: dict[int | None, list[str]],
                       children: dict[int | None, list[int]]) -> list[_Anchor]:
-    """An :class:`_Anchor` for each drawn ``gradient`` call whose target is drawn; its nodes
-    are added to ``placed`` (the flat pair first in its region, where dot starts ordering)."""
+    """An :class:`_Anchor` for each drawn ``gradient`` call with a drawn tape or target; its
+    nodes are added to ``placed`` (the flat pair first in its region, where dot starts
+    ordering)."""
     edges = [(ids.of(tail), ids.of(head)) for tail, head in shown.edges]
+    drawn = {call.id: (_inside(call.id, placed, children),
+                       [] if call.tape is None else _inside(call.tape, placed, children))
+             for call in rec.gradient_calls}
     anchors = []
     for call in rec.gradient_calls:
+        inside, tape = drawn[call.id]
         target = call.target and _drawn_as(call.target, shown)
-        inside = _inside(call.id, placed, children)
-        if target is None or not inside:
+        target_id = None if target is None or ids.of(target) in inside else ids.of(target)
+        side = _side(call, target_id, tape, shown, ids)
+        if side is None or not inside:
             continue
         fed = {head for tail, head in edges if tail in inside}
         name = f"backward{call.id}"
-        anchor = _Anchor(target=ids.of(target), start=f"{name}_start", left=f"{name}_left",
-                         right=f"{name}_right", sources=[n for n in inside if n not in fed])
+        anchor = _Anchor(side=side, target=target_id, start=f"{name}_start",
+                         left=f"{name}_left", right=f"{name}_right",
+                         sources=[n for n in inside if n not in fed])
         placed.setdefault(call.id, []).append(anchor.start)
         placed[call.parent] = [anchor.left, anchor.right, *placed.get(call.parent, [])]
         anchors.append(anchor)
     return anchors
+
+
+def _side(call: GradientCall, target: str | None, tape: list[str], shown: collapse.View,
+          ids: NodeIds) -> str | None:
+    """The node of the tape's cluster that ``call``'s pass is held right of: its target, else
+    the nearest drawn tensor the target was computed from, else the tape's last drawn node
+    (the target may be hidden, or drawn in the pass itself); the target without a tape."""
+    if not tape or target in tape:
+        return target
+    seen: set[int] = set()
+    todo = [call.target] if call.target is not None else []
+    while todo:
+        node = todo.pop(0)
+        if node.id in seen:
+            continue
+        seen.add(node.id)
+        drawn = _drawn_as(node, shown)
+        if drawn is not None and ids.of(drawn) in tape:
+            return ids.of(drawn)
+        todo += node.producer.inputs if node.producer is not None else []
+    return tape[-1]
 
 
 def _after_hidden_passes(rec: Recording, shown: collapse.View, ids: NodeIds,

@@ -19,6 +19,8 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
+from tapeviz.recording import Recording
+
 SVG = "{http://www.w3.org/2000/svg}"
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:e-?\d+)?")
 PX_PER_PT = 96 / 72
@@ -131,4 +133,24 @@ def clusters_of(dot: str) -> dict[str, tuple[str, ...]]:
                 around.pop()
         elif re.match(r"n?\w+( \[|$)", line) and not line.startswith(("graph", "node", "edge")):
             found[line.split()[0]] = tuple(around)
+    return found
+
+
+def boxes_in(picture: Picture, around: dict[str, tuple[str, ...]], region: int) -> list[Box]:
+    """The boxes of the nodes drawn in the cluster of ``region`` (``cluster_r<region>``), at
+    any depth; ``around`` is :func:`clusters_of` the picture's DOT."""
+    return [picture.boxes[node] for node, clusters in around.items()
+            if f"cluster_r{region}" in clusters and node in picture.boxes]
+
+
+def passes_right_of_tapes(rec: Recording, dot: str, picture: Picture) -> dict[int, bool]:
+    """For each gradient call of ``rec`` whose pass and tape are both drawn: whether every node
+    of the pass is drawn right of every node in its tape's cluster."""
+    around = clusters_of(dot)
+    found = {}
+    for call in rec.gradient_calls:
+        backward = boxes_in(picture, around, call.id)
+        tape = [] if call.tape is None else boxes_in(picture, around, call.tape)
+        if backward and tape:
+            found[call.id] = min(b.left for b in backward) > max(t.right for t in tape)
     return found

@@ -14,7 +14,7 @@ from tapeviz.serialize import loads
 
 from . import examples
 from .examples import EXAMPLE_1, EXAMPLE_2
-from .layout import Picture, clusters_of
+from .layout import Picture, boxes_in, clusters_of
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
@@ -76,25 +76,67 @@ def test_example_2_draws_nested_tape_clusters():
     assert "acceleration" in text and "9.8" in text
 
 
-@pytest.mark.parametrize(("name", "passes"), [("example_1", 1), ("example_2", 2),
-                                              ("mlp_step", 1)])
-def test_each_backward_pass_is_drawn_right_of_its_tape_and_below_its_target(name, passes):
-    rec = loads((GOLDEN / f"{name}.json").read_text())
+TWO_CALLS = """\
+x = tf.Variable(2.0)
+with tf.GradientTape(persistent=True) as tape:
+    y = x * x
+    z = y * x
+dy_dx = tape.gradient(y, x)
+dz_dx = tape.gradient(z, x)
+"""
+
+HIDDEN_TARGET = """\
+@tf.custom_gradient
+def clip_gradients(y):
+    def backward(dy):
+        return tf.clip_by_norm(dy, 0.5)
+    return y, backward
+
+v = tf.Variable(2.0)
+with tf.GradientTape() as tape:
+    output = clip_gradients(v * v)
+grad = tape.gradient(output, v)
+"""
+
+
+def passes_and_tapes(rec):
+    """For each gradient call: the boxes of its pass, of its tape's cluster, and of its target
+    (None where the target is not drawn), as laid out in the SVG."""
     dot = tapeviz.to_dot(rec)
     picture = Picture.from_svg(render(dot, "svg").decode())
     around = clusters_of(dot)
     titled = {words[0]: node for node, words in labels(dot).items()}
+    return [(call.id, boxes_in(picture, around, call.id), boxes_in(picture, around, call.tape),
+             picture.boxes.get(titled.get(call.target.title))) for call in rec.gradient_calls]
 
-    def drawn_in(region):
-        return [picture.boxes[n] for n, c in around.items() if f"cluster_r{region}" in c
-                and n in picture.boxes]
 
-    for call in rec.gradient_calls:
-        backward, tape = drawn_in(call.id), drawn_in(call.tape)
-        target = picture.boxes[titled[call.target.title]]
-        assert min(b.left for b in backward) > max(f.right for f in tape), call.id
-        assert min(b.top for b in backward) > target.bottom, call.id
-    assert len(rec.gradient_calls) == passes  # example 2: the inner pass and the outer one
+def assert_each_pass_right_of_its_tape_and_below_its_target(rec, passes):
+    found = passes_and_tapes(rec)
+    for call, backward, tape, target in found:
+        assert backward and tape, call
+        assert min(b.left for b in backward) > max(f.right for f in tape), call
+        assert target is None or min(b.top for b in backward) > target.bottom, call
+    assert len(found) == passes
+
+
+@pytest.mark.parametrize(("name", "passes"), [("example_1", 1), ("example_2", 2),
+                                              ("mlp_step", 1), ("nested_tape", 2)])
+def test_each_backward_pass_is_drawn_right_of_its_tape_and_below_its_target(name, passes):
+    # example 2 and nested_tape: the inner pass is right of the inner tape, inside the outer
+    # tape, and the outer pass right of the outer tape
+    rec = loads((GOLDEN / f"{name}.json").read_text())
+    assert_each_pass_right_of_its_tape_and_below_its_target(rec, passes)
+
+
+def test_two_gradient_calls_of_one_persistent_tape_are_both_drawn_right_of_it():
+    assert_each_pass_right_of_its_tape_and_below_its_target(record_source(TWO_CALLS), 2)
+
+
+def test_a_pass_whose_target_is_not_drawn_is_still_drawn_right_of_its_tape():
+    rec = record_source(HIDDEN_TARGET)
+    ((_, backward, tape, target),) = passes_and_tapes(rec)
+    assert target is None  # "output" is an Identity of v * v, a hidden bookkeeping op
+    assert min(b.left for b in backward) > max(f.right for f in tape)
 
 
 def test_many_leaf_inputs_of_one_op_are_stacked_in_rows_of_four():
