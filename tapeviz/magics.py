@@ -19,7 +19,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import Image, display
 
-from tapeviz.firewall import guarded
+from tapeviz.firewall import guarded, internal_error
 from tapeviz.options import DEFAULTS, ViewOptions
 from tapeviz.pipeline import show
 from tapeviz.recording import check_text
@@ -321,15 +321,18 @@ def _interactive(shell: Any, recording: Any, options: ViewOptions) -> Any:
     """The interactive view, where a front end can show widgets (a kernel: JupyterLab,
     Notebook 7, VS Code, Colab; not a terminal) and ``--static`` was not asked; else None.
 
-    None too when the view cannot draw (no Graphviz engine): the static drawing then shows
-    what failed and how to fix it."""
+    None too when the view cannot draw: with no Graphviz engine the static drawing shows what
+    failed and how to fix it; any other failure is a note, and the static picture still shows."""
     if options.static or getattr(shell, "kernel", None) is None:
         return None
-    from tapeviz.widgets.view import GraphView
-
     try:
+        from tapeviz.widgets.view import GraphView
+
         return GraphView(recording, options)
     except RenderError:
+        return None
+    except Exception as error:  # the picture must not depend on the view
+        recording.internal_errors.append(internal_error(error, "interactive view"))
         return None
 
 

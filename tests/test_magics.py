@@ -249,3 +249,15 @@ def test_static_and_other_formats_show_no_widget(kernel, run_tape, options):
 def test_outside_a_kernel_only_the_picture_is_shown(run_tape):
     _, _, out = run_tape(EXAMPLE_1, "")
     assert mime_types(out) == [["image/svg+xml", "text/plain"]]
+
+
+def test_a_view_that_fails_leaves_the_picture_and_a_note(kernel, run_tape, monkeypatch):
+    from tapeviz.widgets import view
+
+    def broken(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'anywidget'")
+
+    monkeypatch.setattr(view, "GraphView", broken)
+    _, _, out = run_tape(EXAMPLE_1, "")
+    assert mime_types(out)[0] == ["image/svg+xml", "text/plain"]
+    assert "could not finish this cell (ModuleNotFoundError in interactive view)" in notes_of(out)
