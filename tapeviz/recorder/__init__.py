@@ -44,7 +44,7 @@ class Recorder:
         self.live: dict[str, Any] = {}      # node key -> tensor (--target/--check)
         self.attrs: dict[int, tuple] = {}   # op index -> op attributes (--target/--check)
         self._values = VALUES
-        self._kept = Kept(None if keep_tensors else BUDGET)
+        self._kept = Kept(None if keep_tensors else BUDGET, VALUES)
         self._ops = 0
         self._gradients = 0  # gradient calls running: their ops are backward ops, no scopes
         self._builder: Builder | None = None
@@ -58,8 +58,8 @@ class Recorder:
                 self.log.append(("truncated",))
             return
         self._ops += 1
-        kept = self._kept.pairs
-        self.log.append(("op", op_type, kept(inputs), kept(outputs),
+        kept = self._kept
+        self.log.append(("op", op_type, kept.pairs(inputs), kept.outputs(outputs),
                          attrs if self.keep_tensors else (),
                          () if self._gradients else self.scopes.current()))
 
@@ -67,6 +67,8 @@ class Recorder:
         self.log.append(("variable", handle_id, variable, _snapshot(value)))
 
     def on_variable_written(self, handle_id: int, read: Callable[[], Any]) -> None:
+        if self._kept.values_left <= 0:  # the recording keeps no more values: nothing to read
+            return
         last = self.log[-1] if self.log and self._ops <= self.max_ops else ("truncated",)
         if last[0] != "op" or not computable(last[1], last[2]):  # else read back, now
             self.log.append(("variable_written", handle_id, _snapshot(read())))
