@@ -28,6 +28,7 @@ from tapeviz.summaries import summarize
 MAX_OPS = 20_000        # recording stops here; the cell itself runs on unchanged
 VALUES = 2_000          # tensors whose values are kept; later ones keep shape and dtype
 BUDGET = 256 * 2**20    # bytes of tensors referred to while the cell runs; past it, summaries
+NOTED = 2**20           # tensors summarised past the budget are noted from this many bytes on
 
 
 class Recorder:
@@ -127,6 +128,13 @@ class Recorder:
         self.live, self.attrs = builder.tensors.live, builder.attrs
         log, self.log = self.log, []
         builder.replay(log, errors)
+        summarised = self._kept.summarised
+        if summarised >= NOTED:
+            self.recording.notes.append(
+                f"This cell made more tensors than tapeviz keeps while a cell runs "
+                f"({BUDGET / 2**20:,.0f} MB): the {summarised / 2**20:,.0f} MB past that were "
+                "summarised as they were made, so recording held no more memory than that; "
+                "values and picture are the same. (tapeviz.recorder.BUDGET sets it.)")
         return self.recording
 
     def finish(self, namespace: Mapping[str, Any]) -> Recording:

@@ -47,6 +47,7 @@ class Kept:
         # a lower bound of the values the recording will have kept when it reaches the next
         # op: every readable op output before it takes one, while any are left
         self.values_left = values
+        self.summarised = 0  # bytes of the tensors summarised at once, past the budget
         self._seen: set[int] = set()
         self._snapshots: dict[int, Snapshot] = {}
 
@@ -69,6 +70,7 @@ class Kept:
                     if size <= self.left:
                         self.left -= size
                         continue
+                    self.summarised += size
                     known = snapshot(tensor)
                 else:
                     known = shape_only(tensor)
@@ -97,6 +99,7 @@ class Kept:
                 if size <= self.left:
                     self.left -= size
                     continue
+                self.summarised += size
                 snapshots[tid] = known = snapshot(tensor)
             if kept is pairs:
                 kept = list(pairs)
