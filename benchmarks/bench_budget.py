@@ -35,7 +35,7 @@ seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 mb = (peak - before) / 1024
 print(f"{{ops}} ops, {{seconds:.2f}} s, peak RSS +{{mb:.0f}} MB, {{result:.6g}}")
-print(*(f"note: {{note}}" for note in notes), sep="\n")
+print(*(f"note: {{note}}" for note in notes), sep="\\n")
 """
 
 
