@@ -28,13 +28,14 @@ start = time.perf_counter()
 if {recorded}:
     with tapeviz.record({{}}) as rec:
         result = work()
-    ops = len(rec.ops)
+    ops, notes = len(rec.ops), rec.notes
 else:
-    result, ops = work(), 0
+    (result, ops), notes = (work(), 0), []
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 mb = (peak - before) / 1024
 print(f"{{ops}} ops, {{seconds:.2f}} s, peak RSS +{{mb:.0f}} MB, {{result:.6g}}")
+print(*(f"note: {{note}}" for note in notes), sep="\\n")
 """
 
 

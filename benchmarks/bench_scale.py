@@ -32,13 +32,15 @@ Every figure is measured in this one run and printed beside its target (issue 4)
    alive). RSS also counts TensorFlow buffers kept alive and allocator caching, so it is the
    coarser figure.
 
-Run: ``.venv/bin/python benchmarks/bench_scale.py`` (about a minute on 2 cores).
+Run: ``.venv/bin/python benchmarks/bench_scale.py`` (about a minute on 2 cores);
+``--memory`` runs part 3 only.
 """
 
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
@@ -334,7 +336,13 @@ def memory() -> dict[str, float]:
 
 # -- report ----------------------------------------------------------------------------------
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--memory", action="store_true", help="part 3 (memory) only")
     started, load = time.perf_counter(), os.getloadavg()[0]
+    if parser.parse_args().memory:
+        print_memory(memory())
+        print_load(started, load)
+        return
     ip = shell()
     torch_side = Torchviz()
     step = step_vs_torchviz(ip, torch_side.step if torch_side.skipped is None else None)
@@ -373,6 +381,11 @@ def main() -> None:
         row(f"   {name} ({ops} ops, {nodes} drawn nodes)", f"{seconds:.3f} s", "<= 2 s",
             seconds <= 2)
         print(f"     of which to_dot {dot:.3f} s, layout+SVG {seconds - dot:.3f} s")
+    print_memory(mem)
+    print_load(started, load)
+
+
+def print_memory(mem: dict[str, float]) -> None:
     print(f"3. a cell of {mem['ops']:,} ops (Keras training steps): memory while recording")
     beyond = mem["traced_recorded"] - mem["traced_plain"]
     row("   beyond the tensors' own size (tracemalloc)", f"{beyond:.1f} MB", "<= 100 MB",
@@ -384,6 +397,9 @@ def main() -> None:
         f"{mem['rss_recorded'] - mem['rss_plain']:.1f} MB", "(second figure)")
     print(f"     RSS growth: recorded {mem['rss_recorded']:.1f} MB, "
           f"plain {mem['rss_plain']:.1f} MB")
+
+
+def print_load(started: float, load: float) -> None:
     print(f"total time {time.perf_counter() - started:.0f} s; load average {load:.1f} at the "
           f"start, {os.getloadavg()[0]:.1f} at the end, on {os.cpu_count()} cores "
           "(times are noisy on a busy machine)")

@@ -350,6 +350,21 @@ def test_kept_tensors_stay_within_the_budget():
     assert isinstance(again[0][1], Snapshot) and again[1][1] is small and kept.left == 960
 
 
+def test_a_cell_past_the_byte_budget_says_so_in_a_note(monkeypatch):
+    from tapeviz import recorder
+
+    monkeypatch.setattr(recorder, "BUDGET", 2**20)
+    x = tf.ones((512, 512))  # 1 MB: the whole budget
+    with tapeviz.record() as rec:
+        y = x * 2.0
+        z = y + 1.0  # 1 MB each, past the budget
+    assert rec.notes == [
+        "This cell made more tensors than tapeviz keeps while a cell runs (1 MB): the 2 MB "
+        "past that were summarised as they were made, so recording held no more memory than "
+        "that; values and picture are the same. (tapeviz.recorder.BUDGET sets it.)"]
+    assert rec.named("z").value.mean == 3.0 and rec.named("y").value.max == 2.0
+
+
 def test_the_hot_path_only_logs_and_the_end_builds_the_recording():
     with tapeviz.record() as rec:
         y = tf.constant(2.0) * 3.0

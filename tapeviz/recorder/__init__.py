@@ -28,6 +28,7 @@ from tapeviz.summaries import summarize
 MAX_OPS = 20_000        # recording stops here; the cell itself runs on unchanged
 VALUES = 2_000          # tensors whose values are kept; later ones keep shape and dtype
 BUDGET = 256 * 2**20    # bytes of tensors referred to while the cell runs; past it, summaries
+NOTED = 2**20           # tensors summarised past the budget are noted from this many bytes on
 
 
 class Recorder:
@@ -44,7 +45,7 @@ class Recorder:
         self.live: dict[str, Any] = {}      # node key -> tensor (--target/--check)
         self.attrs: dict[int, tuple] = {}   # op index -> op attributes (--target/--check)
         self._values = VALUES
-        self._kept = Kept(None if keep_tensors else BUDGET)
+        self._kept = Kept(None if keep_tensors else BUDGET, VALUES)
         self._ops = 0
         self._gradients = 0  # gradient calls running: their ops are backward ops, no scopes
         self._builder: Builder | None = None
@@ -58,8 +59,8 @@ class Recorder:
                 self.log.append(("truncated",))
             return
         self._ops += 1
-        kept = self._kept.pairs
-        self.log.append(("op", op_type, kept(inputs), kept(outputs),
+        kept = self._kept
+        self.log.append(("op", op_type, kept.pairs(inputs), kept.outputs(outputs),
                          attrs if self.keep_tensors else (),
                          () if self._gradients else self.scopes.current()))
 
@@ -67,6 +68,8 @@ class Recorder:
         self.log.append(("variable", handle_id, variable, _snapshot(value)))
 
     def on_variable_written(self, handle_id: int, read: Callable[[], Any]) -> None:
+        if self._kept.values_left <= 0:  # the recording keeps no more values: nothing to read
+            return
         last = self.log[-1] if self.log and self._ops <= self.max_ops else ("truncated",)
         if last[0] != "op" or not computable(last[1], last[2]):  # else read back, now
             self.log.append(("variable_written", handle_id, _snapshot(read())))
@@ -125,6 +128,13 @@ class Recorder:
         self.live, self.attrs = builder.tensors.live, builder.attrs
         log, self.log = self.log, []
         builder.replay(log, errors)
+        summarised = self._kept.summarised
+        if summarised >= NOTED:
+            self.recording.notes.append(
+                f"This cell made more tensors than tapeviz keeps while a cell runs "
+                f"({BUDGET / 2**20:,.0f} MB): the {summarised / 2**20:,.0f} MB past that were "
+                "summarised as they were made, so recording held no more memory than that; "
+                "values and picture are the same. (tapeviz.recorder.BUDGET sets it.)")
         return self.recording
 
     def finish(self, namespace: Mapping[str, Any]) -> Recording:

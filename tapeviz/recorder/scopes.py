@@ -1,13 +1,15 @@
 """Scopes while the cell runs: which calls of the user's own Python functions an op ran in.
 
 The stack is walked only up to the innermost frame of the user's code (a few frames of
-TensorFlow in between); the rest of the walk is done only when that frame changed since the
-last op. A call seen for the first time gets a :class:`Call`, numbered when the recording is
-built, so scope ids interleave with tapes and layers in the order things happened.
+TensorFlow in between). When that frame changed since the last op, the walk goes on up only
+to the first frame already known from an earlier op: what is above it is still the same. A
+call seen for the first time gets a :class:`Call`, numbered when the recording is built, so
+scope ids interleave with tapes and layers in the order things happened.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 import sysconfig
@@ -16,16 +18,26 @@ from typing import Any
 _LIBRARY_PATHS = tuple(
     {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
     | {os.path.dirname(os.path.dirname(os.path.abspath(__file__)))})
+# a generator's or coroutine's callers change each time it resumes: its frame is never reused
+_RESUMABLE = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+              | inspect.CO_ITERABLE_COROUTINE)
 
 
-class UserCode(dict):
-    """``code object -> bool``: code the user wrote (a cell, a script, their module), not a
-    library's; each code object is judged once."""
+class UserCode:
+    """Whether a code object is code the user wrote (a cell, a script, their module), not a
+    library's. Each code object is judged once and looked up by ``id``: hashing a code object
+    hashes its whole contents, and the stack walk looks up every frame of every op."""
 
-    def __missing__(self, code: Any) -> bool:
+    def __init__(self) -> None:
+        self.judged: dict[int, bool] = {}  # id(code) -> user code
+        self._codes: list[Any] = []  # the codes judged, kept alive so that no id is reused
+
+    def judge(self, code: Any) -> bool:
         filename = code.co_filename
-        self[code] = user = not (filename.startswith(_LIBRARY_PATHS)
-                                 or filename.startswith("<frozen") or "site-packages" in filename)
+        self._codes.append(code)
+        self.judged[id(code)] = user = not (
+            filename.startswith(_LIBRARY_PATHS) or filename.startswith("<frozen")
+            or "site-packages" in filename)
         return user
 
 
@@ -45,49 +57,63 @@ class FunctionScopes:
     def __init__(self) -> None:
         self.user_code = UserCode()
         self.stop_frame: Any = None  # the frame that started recording: not a scope itself
-        self._calls: dict[int, tuple[Any, Call]] = {}  # id(frame) -> (frame, call)
+        # the user's frames on the stack at the last walk, outermost first, each with the
+        # calls it runs in (itself included); a frame is held only while it is on the stack,
+        # so each call of a function is its own scope
+        self._known: list[tuple[Any, tuple[Call, ...]]] = []
+        self._position: dict[int, int] = {}  # id(frame) -> its index in _known
         self._last_frame: Any = None  # innermost user frame of the last op
         self._last: tuple[Call, ...] = ()
 
     def user_frame(self, frame: Any) -> Any:
         """The innermost frame of the user's code at or above ``frame``, or None."""
-        user_code = self.user_code
-        while frame is not None and not user_code[frame.f_code]:
+        judged, judge = self.user_code.judged, self.user_code.judge
+        while frame is not None:
+            code = frame.f_code
+            user = judged.get(id(code))
+            if user if user is not None else judge(code):
+                return frame
             frame = frame.f_back
-        return frame
+        return None
 
     def current(self) -> tuple[Call, ...]:
-        """The calls the current op runs in. A frame is held only while it is on the stack,
-        so each call of a function is its own scope."""
+        """The calls the current op runs in."""
         frame = self.user_frame(sys._getframe(1))
-        if frame is self._last_frame:  # still in the same call as the last op: same scopes
-            return self._last
-        innermost, frames = frame, []
-        user_code = self.user_code
-        while frame is not None:
-            if user_code[frame.f_code]:
-                name = frame.f_code.co_name
-                if name == "<module>" or frame is self.stop_frame:
-                    break
-                if not name.startswith("<"):  # not a lambda or comprehension
-                    frames.append(frame)
-            frame = frame.f_back
-        known = self._calls
-        if not frames:
-            known.clear()
-            self._last_frame, self._last = innermost, ()
-            return ()
-        current = {id(f): f for f in frames}
-        for key in [key for key, (f, _) in known.items() if current.get(key) is not f]:
-            del known[key]  # that call has returned
-        for f in frames:
-            if id(f) not in known:
-                known[id(f)] = (f, Call(getattr(f.f_code, "co_qualname", f.f_code.co_name)))
-        self._last_frame = innermost
-        self._last = tuple(known[id(f)][1] for f in reversed(frames))
+        if frame is not self._last_frame:  # else still in the same call as the last op
+            self._last_frame, self._last = frame, self._calls(frame)
         return self._last
+
+    def _calls(self, innermost: Any) -> tuple[Call, ...]:
+        known, position = self._known, self._position
+        judged, judge = self.user_code.judged, self.user_code.judge
+        new, above, kept = [], (), 0
+        frame = innermost
+        while frame is not None:
+            index = position.get(id(frame))
+            if index is not None and known[index][0] is frame:
+                above, kept = known[index][1], index + 1
+                break
+            code = frame.f_code
+            user = judged.get(id(code))
+            if user if user is not None else judge(code):
+                if code.co_name == "<module>" or frame is self.stop_frame:
+                    break
+                new.append(frame)
+            frame = frame.f_back
+        for returned, _ in known[kept:]:  # no longer on the stack: those calls have returned
+            del position[id(returned)]
+        del known[kept:]
+        for frame in reversed(new):
+            code = frame.f_code
+            if not code.co_name.startswith("<"):  # not a lambda or comprehension
+                above += (Call(getattr(code, "co_qualname", code.co_name)),)
+            if not code.co_flags & _RESUMABLE:
+                position[id(frame)] = len(known)
+                known.append((frame, above))
+        return above
 
     def release(self) -> None:
         """Hold no frame (and so none of its locals) once recording ends."""
         self.stop_frame = self._last_frame = None
-        self._calls.clear()
+        self._known.clear()
+        self._position.clear()

@@ -36,36 +36,81 @@ Pair = tuple[int, Any]  # (tensor id, tensor or Snapshot)
 
 
 class Kept:
-    """Tensors referred to while the cell runs, up to ``budget`` bytes (None: no limit)."""
+    """Tensors referred to while the cell runs, up to ``budget`` bytes (None: no limit).
 
-    def __init__(self, budget: int | None) -> None:
+    Past the first ``values`` readable op outputs, the recording keeps no more values (see
+    :class:`Tensors`): later outputs keep only their shape and dtype, at once.
+    """
+
+    def __init__(self, budget: int | None, values: float = math.inf) -> None:
         self.left = budget
+        # a lower bound of the values the recording will have kept when it reaches the next
+        # op: every readable op output before it takes one, while any are left
+        self.values_left = values
+        self.summarised = 0  # bytes of the tensors summarised at once, past the budget
         self._seen: set[int] = set()
         self._snapshots: dict[int, Snapshot] = {}
 
-    def pairs(self, pairs: list[Pair | None]) -> list[Pair | None]:
+    def outputs(self, pairs: list[Pair]) -> list[Pair]:
+        """An op's outputs, new tensors: referred to, or past the budget summarised."""
         if self.left is None:
             return pairs
-        kept = pairs
-        for i, pair in enumerate(pairs):
-            if pair is None:
-                continue
-            tid, tensor = pair
-            if tid in self._seen:
+        kept, seen = pairs, self._seen
+        for i, (tid, tensor) in enumerate(pairs):
+            if tid in seen:
                 known = self._snapshots.get(tid)
                 if known is None:
                     continue
             else:
-                self._seen.add(tid)
-                size = _tfhooks.tensor_nbytes(tensor)
-                if size <= self.left:
-                    self.left -= size
-                    continue
-                self._snapshots[tid] = known = snapshot(tensor)
+                seen.add(tid)
+                if self.values_left > 0:
+                    if _tfhooks.readable(tensor):
+                        self.values_left -= 1
+                    size = _tfhooks.tensor_nbytes(tensor)
+                    if size <= self.left:
+                        self.left -= size
+                        continue
+                    self.summarised += size
+                    known = snapshot(tensor)
+                else:
+                    known = shape_only(tensor)
+                self._snapshots[tid] = known
             if kept is pairs:
                 kept = list(pairs)
             kept[i] = (tid, known)
         return kept
+
+    def pairs(self, pairs: list[Pair | None]) -> list[Pair | None]:
+        """Any other tensors (inputs, gradients): referred to, or past the budget summarised."""
+        if self.left is None:
+            return pairs
+        kept, seen, snapshots = pairs, self._seen, self._snapshots
+        for i, pair in enumerate(pairs):
+            if pair is None:
+                continue
+            tid, tensor = pair
+            if tid in seen:
+                known = snapshots.get(tid)
+                if known is None:
+                    continue
+            else:
+                seen.add(tid)
+                size = _tfhooks.tensor_nbytes(tensor)
+                if size <= self.left:
+                    self.left -= size
+                    continue
+                self.summarised += size
+                snapshots[tid] = known = snapshot(tensor)
+            if kept is pairs:
+                kept = list(pairs)
+            kept[i] = (tid, known)
+        return kept
+
+
+def shape_only(tensor: Any) -> Snapshot:
+    """What is kept of a tensor whose value the recording will not keep."""
+    dtype, shape, _ = _tfhooks.tensor_info(tensor, with_array=False)
+    return Snapshot(dtype, shape, None, _tfhooks.readable(tensor))
 
 
 def read(tensor: Any, wanted: bool) -> tuple[str, tuple[int, ...], bool, Any]:
