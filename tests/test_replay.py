@@ -1,5 +1,6 @@
 """The backward pass replayed as data: steps in TensorFlow's order, captions with the numbers."""
 
+import builtins
 import doctest
 import re
 from pathlib import Path
@@ -260,7 +261,10 @@ def test_public_api_and_frozen_steps():
         step.caption = "changed"
 
 
-def test_readme_replay_section_runs_as_written():
+def test_readme_replay_section_runs_as_written(monkeypatch):
+    # doctest shows values with Python's own displayhook, which sets builtins._; IPython stops
+    # keeping `_` for a shell started after that (tests/test_magics.py needs it)
+    monkeypatch.setattr(builtins, "_", None, raising=False)
     readme = (ROOT / "README.md").read_text()
     section = re.search(r"## Replay the backward pass\n(.*?)(?=\n## )", readme, re.S).group(1)
     examples = re.findall(r"```python\n(.*?)```", section, re.S)
