@@ -108,6 +108,8 @@ class Op:
     function: str | None = None     # set when the op is a call of this tf.function
     differentiates: int | None = None  # backward ops: index of the forward op they differentiate
     scope: tuple[int, ...] = ()     # Scope ids (Python function calls, then Keras layer calls)
+    line: int | None = None         # forward ops: the line of the user's code that ran it
+    code: str = ""                  # and its text
 
     @property
     def label(self) -> str:

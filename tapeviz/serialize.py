@@ -82,7 +82,8 @@ def loads(text: str) -> Recording:
                           tapes=tuple(item["tapes"]), region=item["region"],
                           gradient_call=item["gradient_call"], layers=tuple(item["layers"]),
                           function=item["function"], differentiates=item["differentiates"],
-                          scope=tuple(item["scope"])))
+                          scope=tuple(item["scope"]), line=item.get("line"),
+                          code=item.get("code", "")))
     for item in data["tensors"]:
         if item["producer"] is not None:
             tensors[_key(item)].producer = rec.ops[item["producer"]]
@@ -130,7 +131,8 @@ def _op(op: Op) -> dict[str, Any]:
     return {"index": op.index, "type": op.type, "inputs": [n.key for n in op.inputs],
             "outputs": [n.key for n in op.outputs], "phase": op.phase, "tapes": op.tapes,
             "region": op.region, "gradient_call": op.gradient_call, "layers": op.layers,
-            "function": op.function, "differentiates": op.differentiates, "scope": op.scope}
+            "function": op.function, "differentiates": op.differentiates, "scope": op.scope,
+            "line": op.line, "code": op.code}
 
 
 def _encoded(value: np.ndarray | Summary | None) -> Any:

@@ -261,3 +261,14 @@ def test_a_view_that_fails_leaves_the_picture_and_a_note(kernel, run_tape, monke
     _, _, out = run_tape(EXAMPLE_1, "")
     assert mime_types(out)[0] == ["image/svg+xml", "text/plain"]
     assert "could not finish this cell (ModuleNotFoundError in interactive view)" in notes_of(out)
+
+
+def test_each_forward_op_knows_the_line_of_the_cell_that_ran_it(run_tape):
+    from tapeviz.widgets.view import tensor_details
+
+    rec, _, _ = run_tape(EXAMPLE_1)
+    (square,) = [op for op in rec.ops if op.type == "Square"]
+    assert (square.line, square.code) == (3, "result = tf.square(input_var)")
+    assert all(op.line is None for op in rec.ops if op.phase == "backward")
+    rows = dict(tensor_details(rec.named("result"), rec)["rows"])
+    assert rows["code"] == "line 3: result = tf.square(input_var)"

@@ -83,7 +83,8 @@ def test_details_of_a_tensor_name_shape_dtype_value_gradient_and_producer():
     assert details == {
         "title": "result", "kind": "op_output", "value": None, "gradient": None,
         "rows": [["shape", "()"], ["dtype", "float32"], ["value", "9.0"], ["gradient", "1.0"],
-                 ["made by", "Square (forward pass)"]]}
+                 ["made by", "Square (forward pass)"],
+                 ["code", "line 3: result = tf.square(input_var)"]]}
     assert v.nodes[node_id(v, "result")] == {"kind": "tensor", "text": "result"}
     assert set(v.details) == {i for i, n in v.nodes.items() if n["kind"] == "tensor"}
 

@@ -59,10 +59,13 @@ class Recorder:
                 self.log.append(("truncated",))
             return
         self._ops += 1
-        kept = self._kept
+        kept, scopes = self._kept, self.scopes
+        if self._gradients:  # backward ops: no scopes, and the line is the gradient call's
+            calls, where = (), None
+        else:
+            calls, where = scopes.current(), scopes.where()
         self.log.append(("op", op_type, kept.pairs(inputs), kept.outputs(outputs),
-                         attrs if self.keep_tensors else (),
-                         () if self._gradients else self.scopes.current()))
+                         attrs if self.keep_tensors else (), calls, where))
 
     def on_variable(self, handle_id: int, variable: Any, value: Any) -> None:
         self.log.append(("variable", handle_id, variable, _snapshot(value)))

@@ -8,6 +8,7 @@ stage (as a failing hook would have been) and the rest is still built.
 from __future__ import annotations
 
 import itertools
+import linecache
 from typing import Any
 
 from tapeviz import _tfhooks
@@ -49,7 +50,7 @@ class Builder:
                 errors.append(error)
 
     def op(self, op_type: str, inputs: list[Pair], outputs: list[Pair], attrs: tuple,
-           calls: tuple[Call, ...]) -> None:
+           calls: tuple[Call, ...], where: tuple[str, int] | None) -> None:
         regions, tensors = self.regions, self.tensors
         call, steps = regions.call, regions.steps
         op = Op(index=len(self.rec.ops), type=op_type, inputs=[], outputs=[],
@@ -59,7 +60,8 @@ class Builder:
                 # backward ops are grouped by the forward op they differentiate instead
                 scope=() if call else self._scope_ids(calls) + self._layer_scopes,
                 function=_tfhooks.function_name(op_type),
-                differentiates=steps[-1].forward.index if steps and steps[-1] else None)
+                differentiates=steps[-1].forward.index if steps and steps[-1] else None,
+                line=where[1] if where else None, code=_source_line(where))
         op.inputs = [tensors.input(tid, t) for tid, t in inputs]
         if not outputs and op.inputs and op.inputs[0].is_variable:  # a write: a new version
             tensors.written(op)
@@ -98,3 +100,8 @@ class Builder:
     def _layers_changed(self) -> None:  # kept as tuples: every op reads them
         self._layer_names = tuple(s.name for s in self._layers)
         self._layer_scopes = tuple(s.id for s in self._layers)
+
+
+def _source_line(where: tuple[str, int] | None) -> str:
+    """The text of the user's line that ran an op (IPython keeps each cell's source)."""
+    return linecache.getline(*where).strip() if where else ""

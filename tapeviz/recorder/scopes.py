@@ -76,6 +76,11 @@ class FunctionScopes:
             frame = frame.f_back
         return None
 
+    def where(self) -> tuple[str, int] | None:
+        """File and line of the user's code that ran the current op (after :meth:`current`)."""
+        frame = self._last_frame
+        return None if frame is None else (frame.f_code.co_filename, frame.f_lineno)
+
     def current(self) -> tuple[Call, ...]:
         """The calls the current op runs in."""
         frame = self.user_frame(sys._getframe(1))

@@ -222,6 +222,9 @@ def tensor_details(node: TensorNode, rec: Recording) -> dict[str, Any]:
         calls = _calls(rec, producer)
         if calls:
             rows.append(["inside", " \N{RIGHTWARDS ARROW} ".join(calls)])
+        if producer.line is not None:
+            code = f": {producer.code}" if producer.code else ""
+            rows.append(["code", f"line {producer.line}{code}"])
     elif node.kind != "op_output":
         rows.append(["made by", f"a {node.kind} (a leaf of the graph)"])
     if node.variable_name:

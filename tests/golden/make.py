@@ -8,6 +8,7 @@ that it still writes exactly the stored files, and the TF-free tests read them.
 
 import contextlib
 import io
+import linecache
 import os
 import sys
 from pathlib import Path
@@ -66,6 +67,8 @@ def record(code: str):
     import tapeviz
 
     namespace = {"tf": tf, "keras": keras}
+    # like IPython with a cell: the source is in linecache, so each op knows its line's text
+    linecache.cache["<golden>"] = (len(code), None, code.splitlines(True), "<golden>")
     with contextlib.redirect_stdout(io.StringIO()), tapeviz.record(namespace) as rec:
         exec(compile(code, "<golden>", "exec"), namespace)
     return rec
