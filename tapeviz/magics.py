@@ -19,7 +19,7 @@ from IPython.core.magic import Magics, cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from IPython.display import Image, display
 
-from tapeviz.firewall import guarded, internal_error
+from tapeviz.firewall import guarded
 from tapeviz.options import DEFAULTS, ViewOptions
 from tapeviz.pipeline import show
 from tapeviz.recording import check_text
@@ -270,13 +270,15 @@ def _present(shell: Any, recording: Any, args: Any) -> None:
     drawn = False
     with guarded(recording.internal_errors, "drawing"):
         options = view_options(args)
-        drawing = show(recording, options)
+        showing = bool(recording.ops) and not args.quiet
+        view = _interactive(shell, recording, options) if showing and args.format == "svg" \
+            else None
+        drawing = show(recording, options) if view is None else view.drawing  # drawn once
         # the recording's notes, and what the picture leaves out
         notes = [note.worded(as_flag) for note in drawing.notes]
         if args.output:
             notes += _save(drawing, args.output, args.format)
-        if not args.quiet and recording.ops:
-            view = _interactive(shell, recording, options) if args.format == "svg" else None
+        if showing:
             notes += _show_graph(drawing if view is None else view, args.format)
         drawn = True
     if args.quiet:
@@ -325,15 +327,14 @@ def _interactive(shell: Any, recording: Any, options: ViewOptions) -> Any:
     failed and how to fix it; any other failure is a note, and the static picture still shows."""
     if options.static or getattr(shell, "kernel", None) is None:
         return None
-    try:
-        from tapeviz.widgets.view import GraphView
+    with guarded(recording.internal_errors, "interactive view"):  # the picture still shows
+        try:
+            from tapeviz.widgets.view import GraphView
 
-        return GraphView(recording, options)
-    except RenderError:
-        return None
-    except Exception as error:  # the picture must not depend on the view
-        recording.internal_errors.append(internal_error(error, "interactive view"))
-        return None
+            return GraphView(recording, options)
+        except RenderError:
+            pass
+    return None
 
 
 def _show_graph(drawing: Any, fmt: str) -> list[str]:

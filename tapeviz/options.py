@@ -73,6 +73,16 @@ OPTION_NAMES = tuple(f.name for f in dataclasses.fields(ViewOptions))
 DEFAULTS = ViewOptions()  # frozen, so one shared instance is every stage's default
 
 
+def chosen(options: ViewOptions | None, changes: dict[str, Any]) -> ViewOptions:
+    """What ``show(rec, options, **changes)`` draws with: ``options`` (else the defaults),
+    with the keyword ``changes`` winning.
+
+    >>> chosen(ViewOptions(budget=300), {"all_ops": True}).budget
+    300
+    """
+    return (options or DEFAULTS).replace(**changes)
+
+
 def as_argument(option: str, value: Any) -> str:
     """An option as a Python user writes it: ``budget=300``, ``all_ops=True``.
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from tapeviz.graph import build_with_notes
-from tapeviz.options import DEFAULTS, ViewOptions
+from tapeviz.options import ViewOptions, chosen
 from tapeviz.recording import Recording
 from tapeviz.render import Drawing
 
@@ -34,14 +34,10 @@ def show(rec: Recording, options: ViewOptions | None = None, **changes: Any) -> 
     ``changes`` are :class:`ViewOptions` fields (``budget=300``, ``all_ops=True``, ...); an
     unknown one is a TypeError that lists them.
     """
-    graph, notes = build_with_notes(rec, _options(options, changes))
+    graph, notes = build_with_notes(rec, chosen(options, changes))
     return Drawing(graph.source, rec.summary(), notes=notes)
 
 
 def to_dot(rec: Recording, options: ViewOptions | None = None, **changes: Any) -> str:
     """The DOT source of :func:`show`'s picture (the same options)."""
-    return build_with_notes(rec, _options(options, changes))[0].source
-
-
-def _options(options: ViewOptions | None, changes: dict[str, Any]) -> ViewOptions:
-    return (options or DEFAULTS).replace(**changes)
+    return build_with_notes(rec, chosen(options, changes))[0].source

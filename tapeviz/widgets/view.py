@@ -29,7 +29,7 @@ import numpy as np
 import traitlets
 
 from tapeviz import collapse, graph
-from tapeviz.options import DEFAULTS, Note, ViewOptions
+from tapeviz.options import ViewOptions, chosen
 from tapeviz.pipeline import show
 from tapeviz.recording import Op, Recording, TensorNode, format_number, format_value
 from tapeviz.render import Drawing
@@ -76,22 +76,17 @@ class GraphView(anywidget.AnyWidget):
 
     def __init__(self, rec: Recording, options: ViewOptions | None = None,
                  **changes: Any) -> None:
-        options = (options or DEFAULTS).replace(**changes)
+        options = chosen(options, changes)
         super().__init__()
         self.rec = rec
         self.options = options
-        self.notes: list[Note] = []
-        self._redraw(list(options.expand))
-        self.static_svg = self.svg  # what a reader without a kernel sees: the first picture
+        self._replay = replay_steps(rec)  # the same steps whatever is opened
+        # the first picture, with its notes: what a reader without a kernel sees
+        self.drawing = self._redraw(list(options.expand))
+        self.static_svg = self.svg
         self.replay = options.replay
         self.step = 0 if options.replay and self.steps else -1
         self.on_msg(self._on_message)
-
-    @classmethod
-    def from_recording(cls, rec: Recording, options: ViewOptions | None = None,
-                       **changes: Any) -> GraphView:
-        """``GraphView.from_recording(rec, expand=("dense",), replay=True)``."""
-        return cls(rec, options, **changes)
 
     def toggle(self, name: str) -> None:
         """Open the box called ``name`` in place, or close it if it is open."""
@@ -110,24 +105,26 @@ class GraphView(anywidget.AnyWidget):
             finally:
                 self.busy = False
 
-    def _redraw(self, opened: list[str]) -> None:
+    def _redraw(self, opened: list[str]) -> Drawing:
         shown, dot, ids = _draw(self.rec, self.options.replace(expand=opened))
-        svg = Drawing(dot, "").svg()  # the one way tapeviz renders a picture it shows
+        drawing = Drawing(dot, self.rec.summary(), notes=shown.notes)
+        svg = drawing.svg()  # the one way tapeviz renders a picture it shows
         boxes = _box_ids(shown, ids)
+        tensor_ids = {key: node_id for node_id, key in ids.keys.items()}
         with self.hold_sync():
             self.nodes = _nodes(self.rec, shown, ids, opened)
             self.details = {node_id: tensor_details(self.rec.tensors[key], self.rec)
                             for node_id, key in ids.keys.items() if key in self.rec.tensors}
-            self.steps = [_step_payload(step, boxes, ids) for step in replay_steps(self.rec)]
+            self.steps = [_step_payload(step, boxes, tensor_ids) for step in self._replay]
             self.opened = opened
             self.error = ""
             self.svg = svg
-        self.notes = shown.notes
+        return drawing
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display({"image/svg+xml": self.static_svg, "text/plain": self.rec.summary()}, raw=True)
+        display({"image/svg+xml": self.static_svg, "text/plain": self.drawing.text}, raw=True)
         display({WIDGET_MIME: {"version_major": 2, "version_minor": 0,
                                "model_id": self.model_id},
                  "text/plain": VIEW_TEXT}, raw=True)
@@ -139,7 +136,7 @@ def view(rec: Recording, options: ViewOptions | None = None,
 
     ``changes`` are :class:`~tapeviz.options.ViewOptions` fields, as for ``tapeviz.show``.
     """
-    options = (options or DEFAULTS).replace(**changes)
+    options = chosen(options, changes)
     return show(rec, options) if options.static else GraphView(rec, options)
 
 
@@ -186,14 +183,12 @@ def _box_ids(shown: collapse.View, ids: graph.NodeIds) -> dict[int, str]:
 
 
 def _step_payload(step: ReplayStep, boxes: dict[int, str],
-                  ids: graph.NodeIds) -> dict[str, Any]:
+                  tensor_ids: dict[str, str]) -> dict[str, Any]:
     """What one replay step lights up, as DOT ids (parts not drawn are left out), and its
-    caption."""
-    drawn = ids.keys
+    caption. ``boxes``: op index -> DOT id; ``tensor_ids``: tensor key -> DOT id."""
 
     def tensors(keys: Iterable[str]) -> list[str]:
-        found = {key: node_id for node_id, key in drawn.items()}
-        return [found[key] for key in keys if key in found]
+        return [tensor_ids[key] for key in keys if key in tensor_ids]
 
     def ops(indices: Iterable[int]) -> list[str]:
         return list(dict.fromkeys(boxes[i] for i in indices if i in boxes))
