@@ -8,12 +8,11 @@ stage (as a failing hook would have been) and the rest is still built.
 from __future__ import annotations
 
 import itertools
-import linecache
 from typing import Any
 
 from tapeviz import _tfhooks
 from tapeviz.recorder.regions import Regions
-from tapeviz.recorder.scopes import Call
+from tapeviz.recorder.scopes import Call, source_line
 from tapeviz.recorder.tensors import Pair, Tensors
 from tapeviz.recording import Op, Recording, Scope
 
@@ -61,7 +60,7 @@ class Builder:
                 scope=() if call else self._scope_ids(calls) + self._layer_scopes,
                 function=_tfhooks.function_name(op_type),
                 differentiates=steps[-1].forward.index if steps and steps[-1] else None,
-                line=where[1] if where else None, code=_source_line(where))
+                line=where[1] if where else None, code=source_line(*(where or (None, None))))
         op.inputs = [tensors.input(tid, t) for tid, t in inputs]
         if not outputs and op.inputs and op.inputs[0].is_variable:  # a write: a new version
             tensors.written(op)
@@ -100,8 +99,3 @@ class Builder:
     def _layers_changed(self) -> None:  # kept as tuples: every op reads them
         self._layer_names = tuple(s.name for s in self._layers)
         self._layer_scopes = tuple(s.id for s in self._layers)
-
-
-def _source_line(where: tuple[str, int] | None) -> str:
-    """The text of the user's line that ran an op (IPython keeps each cell's source)."""
-    return linecache.getline(*where).strip() if where else ""

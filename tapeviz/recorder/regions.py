@@ -6,11 +6,11 @@ to the recorded forward op it differentiates.
 
 from __future__ import annotations
 
-import linecache
 from collections.abc import Callable
 from typing import Any
 
 from tapeviz import _tfhooks
+from tapeviz.recorder.scopes import source_line
 from tapeviz.recorder.tensors import Pair, Tensors, flatten
 from tapeviz.recording import (
     BackwardStep,
@@ -152,7 +152,7 @@ class Regions:
         node = self.rec.tensors.get(f"t{tensor_id}")
         if node is None or not self.active_tapes:
             return
-        code = linecache.getline(filename, line).strip() if line else ""
+        code = source_line(filename, line)
         self.rec.conversions.append(Conversion(node.key, how, line, code))
 
 

@@ -10,6 +10,7 @@ scope ids interleave with tapes and layers in the order things happened.
 from __future__ import annotations
 
 import inspect
+import linecache
 import os
 import sys
 import sysconfig
@@ -21,6 +22,11 @@ _LIBRARY_PATHS = tuple(
 # a generator's or coroutine's callers change each time it resumes: its frame is never reused
 _RESUMABLE = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
               | inspect.CO_ITERABLE_COROUTINE)
+
+
+def source_line(filename: str | None, line: int | None) -> str:
+    """The text of a line of the user's code (IPython keeps each cell's source for this)."""
+    return linecache.getline(filename, line).strip() if filename and line else ""
 
 
 class UserCode:
