@@ -103,9 +103,8 @@ def tensor_info(tensor: EagerTensor, with_array: bool = True) -> tuple[str, tupl
     tensors have no view, nor any tensor when ``with_array`` is false.
     """
     enum = tensor._datatype_enum()
-    dtype = _DTYPE_NAMES.get(enum) or tensor.dtype.name
     wanted = with_array and enum not in _UNREADABLE
-    return dtype, tensor._shape_tuple(), tensor._numpy() if wanted else None
+    return _DTYPE_NAMES[enum], tensor._shape_tuple(), tensor._numpy() if wanted else None
 
 
 def tensor_nbytes(tensor: EagerTensor) -> int:

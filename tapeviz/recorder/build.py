@@ -28,6 +28,9 @@ class Builder:
         self._layers: list[Scope] = []
         self._layer_names: tuple[str, ...] = ()
         self._layer_scopes: tuple[int, ...] = ()
+        # ops repeat a few lines and scopes: each is looked up once
+        self._lines: dict[tuple[str, int] | None, tuple[int | None, str]] = {None: (None, "")}
+        self._scopes: dict[tuple[Call, ...], tuple[int, ...]] = {}
         regions, tensors = self.regions, self.tensors
         self._handlers = {
             "op": self.op, "truncated": self.truncated,
@@ -52,6 +55,7 @@ class Builder:
            calls: tuple[Call, ...], where: tuple[str, int] | None) -> None:
         regions, tensors = self.regions, self.tensors
         call, steps = regions.call, regions.steps
+        line, code = self._line(where)
         op = Op(index=len(self.rec.ops), type=op_type, inputs=[], outputs=[],
                 phase="backward" if call else "forward",
                 tapes=tuple(regions.active_tapes), region=regions.innermost,
@@ -60,7 +64,7 @@ class Builder:
                 scope=() if call else self._scope_ids(calls) + self._layer_scopes,
                 function=_tfhooks.function_name(op_type),
                 differentiates=steps[-1].forward.index if steps and steps[-1] else None,
-                line=where[1] if where else None, code=source_line(*(where or (None, None))))
+                line=line, code=code)
         op.inputs = [tensors.input(tid, t) for tid, t in inputs]
         if not outputs and op.inputs and op.inputs[0].is_variable:  # a write: a new version
             tensors.written(op)
@@ -76,12 +80,22 @@ class Builder:
         self.rec.notes.append(f"Recording stopped after {self.max_ops:,} ops; the cell ran "
                               "to its end. Record a smaller part of it to see everything.")
 
+    def _line(self, where: tuple[str, int] | None) -> tuple[int | None, str]:
+        known = self._lines.get(where)
+        if known is None:
+            known = self._lines[where] = (where[1], source_line(*where))
+        return known
+
     def _scope_ids(self, calls: tuple[Call, ...]) -> tuple[int, ...]:
-        for call in reversed(calls):  # first seen here: numbered innermost first
-            if call.id is None:
-                call.id = self.new_id()
-                self.rec.scopes[call.id] = Scope(id=call.id, name=call.name, kind="function")
-        return tuple(call.id for call in calls)
+        ids = self._scopes.get(calls)
+        if ids is None:
+            for call in reversed(calls):  # first seen here: numbered innermost first
+                if call.id is None:
+                    call.id = self.new_id()
+                    self.rec.scopes[call.id] = Scope(id=call.id, name=call.name,
+                                                     kind="function")
+            ids = self._scopes[calls] = tuple(call.id for call in calls)
+        return ids
 
     def layer_start(self, layer: Any, method: str) -> None:
         name = str(getattr(layer, "name", type(layer).__name__))

@@ -131,25 +131,31 @@ class Regions:
         by an earlier step, then one the call's tape recorded, then the newest (the tape
         differentiates in reverse order of execution).
         """
-        tensors = self.rec.tensors
+        by_id = self.tensors.by_id
         for tid, _ in outputs:
-            node = tensors.get(f"t{tid}")
+            node = by_id.get(tid)
             if node is not None and node.producer is not None:
                 return node.producer
         input_ids = {tid for tid, _ in inputs}
-        candidates = [op for op in reversed(self._by_type.get(op_type, ()))
+        candidates = (op for op in reversed(self._by_type.get(op_type, ()))
                       if (call is None or (call.id, op.index) not in self._differentiated)
-                      and input_ids <= {n.id for n in op.inputs}]
-        if not candidates or call is None:
-            return candidates[0] if candidates else None
+                      and input_ids <= {n.id for n in op.inputs})
+        if call is None:
+            return next(candidates, None)
         sent = set().union(*(self._sent.get((call.id, g[0]), set()) for g in upstream if g))
-        return max(candidates, key=lambda op: (any(n.key in sent for n in op.outputs),
-                                               call.tape in op.tapes))
+        best, best_rank = None, (False, False)
+        for op in candidates:  # the first (newest) of the best rank
+            rank = (any(n.key in sent for n in op.outputs), call.tape in op.tapes)
+            if best is None or rank > best_rank:
+                best, best_rank = op, rank
+                if rank == (True, True):
+                    break
+        return best
 
     def left_tensorflow(self, tensor_id: int, how: str, filename: str | None,
                         line: int | None) -> None:
         """A value taken out of TensorFlow inside a tape: where the tape stops seeing it."""
-        node = self.rec.tensors.get(f"t{tensor_id}")
+        node = self.tensors.by_id.get(tensor_id)
         if node is None or not self.active_tapes:
             return
         code = source_line(filename, line)

@@ -137,9 +137,10 @@ class Tensors:
         self.live: dict[str, Any] = {}         # node key -> tensor (--target/--check)
         self.variables: dict[int, Any] = {}    # handle id -> variable object
         self.versions: dict[int, TensorNode] = {}  # handle id -> newest version node
+        self.by_id: dict[int, TensorNode] = {}     # tensor id -> node (not variables)
 
     def input(self, tensor_id: int, tensor: Any) -> TensorNode:
-        node = self.tensors.get(f"t{tensor_id}") or self.versions.get(tensor_id)
+        node = self.by_id.get(tensor_id) or self.versions.get(tensor_id)
         if node is None:
             dtype, shape, has, value = read(tensor, self.values_left > 0)
             if dtype == "resource":  # a variable's handle, first seen here
@@ -178,12 +179,12 @@ class Tensors:
 
     def _node(self, tensor_id: int, kind: Any, dtype: str, shape: tuple[int, ...],
               has_value: bool, value: Any, tensor: Any) -> TensorNode:
-        node = TensorNode(id=tensor_id, kind=kind, shape=shape, dtype=dtype, value=value)
+        node = TensorNode(tensor_id, kind, shape, dtype, value)
         if has_value:
             self.values_left -= 1
         elif self.values_left <= 0:
             self.values_dropped = True
-        self.tensors[node.key] = node
+        self.by_id[tensor_id] = self.tensors[f"t{tensor_id}"] = node
         if self.keep_tensors:
             self.live[node.key] = tensor
         return node
