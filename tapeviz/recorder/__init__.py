@@ -59,11 +59,9 @@ class Recorder:
                 self.log.append(("truncated",))
             return
         self._ops += 1
-        kept, scopes = self._kept, self.scopes
-        if self._gradients:  # backward ops: no scopes, and the line is the gradient call's
-            calls, where = (), None
-        else:
-            calls, where = scopes.current(), scopes.where()
+        kept = self._kept
+        # backward ops: no scopes, and the line is the gradient call's
+        calls, where = self.scopes.current() if not self._gradients else ((), None)
         self.log.append(("op", op_type, kept.pairs(inputs), kept.outputs(outputs),
                          attrs if self.keep_tensors else (), calls, where))
 

@@ -82,17 +82,13 @@ class FunctionScopes:
             frame = frame.f_back
         return None
 
-    def where(self) -> tuple[str, int] | None:
-        """File and line of the user's code that ran the current op (after :meth:`current`)."""
-        frame = self._last_frame
-        return None if frame is None else (frame.f_code.co_filename, frame.f_lineno)
-
-    def current(self) -> tuple[Call, ...]:
-        """The calls the current op runs in."""
-        frame = self.user_frame(sys._getframe(1))
+    def current(self) -> tuple[tuple[Call, ...], tuple[str, int] | None]:
+        """The calls the op running now runs in, and the file and line of the user's code
+        that ran it. Called by the recorder's op event: the walk starts above it."""
+        frame = self.user_frame(sys._getframe(2))
         if frame is not self._last_frame:  # else still in the same call as the last op
             self._last_frame, self._last = frame, self._calls(frame)
-        return self._last
+        return self._last, None if frame is None else (frame.f_code.co_filename, frame.f_lineno)
 
     def _calls(self, innermost: Any) -> tuple[Call, ...]:
         known, position = self._known, self._position
