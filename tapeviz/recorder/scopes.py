@@ -31,19 +31,26 @@ def source_line(filename: str | None, line: int | None) -> str:
 
 class UserCode:
     """Whether a code object is code the user wrote (a cell, a script, their module), not a
-    library's. Each code object is judged once and looked up by ``id``: hashing a code object
-    hashes its whole contents, and the stack walk looks up every frame of every op."""
+    library's. Each code object is judged once and then found by ``id`` in a set: hashing a
+    code object hashes its whole contents, and the stack walk looks up every frame of every
+    op."""
 
     def __init__(self) -> None:
-        self.judged: dict[int, bool] = {}  # id(code) -> user code
+        self.library: set[int] = set()  # ids of codes judged a library's
+        self.user: set[int] = set()     # ids of codes judged the user's
         self._codes: list[Any] = []  # the codes judged, kept alive so that no id is reused
 
-    def judge(self, code: Any) -> bool:
+    def is_user(self, code: Any) -> bool:
+        key = id(code)
+        if key in self.user:
+            return True
+        if key in self.library:
+            return False
         filename = code.co_filename
         self._codes.append(code)
-        self.judged[id(code)] = user = not (
-            filename.startswith(_LIBRARY_PATHS) or filename.startswith("<frozen")
-            or "site-packages" in filename)
+        user = not (filename.startswith(_LIBRARY_PATHS) or filename.startswith("<frozen")
+                    or "site-packages" in filename)
+        (self.user if user else self.library).add(key)
         return user
 
 
@@ -73,11 +80,10 @@ class FunctionScopes:
 
     def user_frame(self, frame: Any) -> Any:
         """The innermost frame of the user's code at or above ``frame``, or None."""
-        judged, judge = self.user_code.judged, self.user_code.judge
+        library, is_user = self.user_code.library, self.user_code.is_user
         while frame is not None:
             code = frame.f_code
-            user = judged.get(id(code))
-            if user if user is not None else judge(code):
+            if id(code) not in library and is_user(code):
                 return frame
             frame = frame.f_back
         return None
@@ -92,7 +98,7 @@ class FunctionScopes:
 
     def _calls(self, innermost: Any) -> tuple[Call, ...]:
         known, position = self._known, self._position
-        judged, judge = self.user_code.judged, self.user_code.judge
+        is_user = self.user_code.is_user
         new, above, kept = [], (), 0
         frame = innermost
         while frame is not None:
@@ -101,8 +107,7 @@ class FunctionScopes:
                 above, kept = known[index][1], index + 1
                 break
             code = frame.f_code
-            user = judged.get(id(code))
-            if user if user is not None else judge(code):
+            if is_user(code):
                 if code.co_name == "<module>" or frame is self.stop_frame:
                     break
                 new.append(frame)

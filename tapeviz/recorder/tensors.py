@@ -38,8 +38,9 @@ Pair = tuple[int, Any]  # (tensor id, tensor or Snapshot)
 class Kept:
     """Tensors referred to while the cell runs, up to ``budget`` bytes (None: no limit).
 
-    Past the first ``values`` readable op outputs, the recording keeps no more values (see
-    :class:`Tensors`): later outputs keep only their shape and dtype, at once.
+    Past the budget each new tensor is read at once into a :class:`Snapshot`: its summary, or
+    past the first ``values`` readable op outputs (the recording keeps no more values, see
+    :class:`Tensors`) only its shape and dtype.
     """
 
     def __init__(self, budget: int | None, values: float = math.inf) -> None:
@@ -48,63 +49,42 @@ class Kept:
         # op: every readable op output before it takes one, while any are left
         self.values_left = values
         self.summarised = 0  # bytes of the tensors summarised at once, past the budget
-        self._seen: set[int] = set()
-        self._snapshots: dict[int, Snapshot] = {}
+        self._known: dict[int, Snapshot | None] = {}  # tensor id -> snapshot, None: referred to
 
     def outputs(self, pairs: list[Pair]) -> list[Pair]:
-        """An op's outputs, new tensors: referred to, or past the budget summarised."""
-        if self.left is None:
-            return pairs
-        kept, seen = pairs, self._seen
-        for i, (tid, tensor) in enumerate(pairs):
-            if tid in seen:
-                known = self._snapshots.get(tid)
-                if known is None:
-                    continue
-            else:
-                seen.add(tid)
-                if self.values_left > 0:
-                    if _tfhooks.readable(tensor):
-                        self.values_left -= 1
-                    size = _tfhooks.tensor_nbytes(tensor)
-                    if size <= self.left:
-                        self.left -= size
-                        continue
-                    self.summarised += size
-                    known = snapshot(tensor)
-                else:
-                    known = shape_only(tensor)
-                self._snapshots[tid] = known
-            if kept is pairs:
-                kept = list(pairs)
-            kept[i] = (tid, known)
-        return kept
+        """An op's outputs (new tensors), counted against the values the recording keeps."""
+        if self.values_left > 0:
+            self.values_left -= sum(map(_tfhooks.readable, (tensor for _, tensor in pairs)))
+        return self.pairs(pairs)
 
     def pairs(self, pairs: list[Pair | None]) -> list[Pair | None]:
-        """Any other tensors (inputs, gradients): referred to, or past the budget summarised."""
+        """Tensors of an event: referred to, or past the budget read at once."""
         if self.left is None:
             return pairs
-        kept, seen, snapshots = pairs, self._seen, self._snapshots
+        kept, known = pairs, self._known
         for i, pair in enumerate(pairs):
             if pair is None:
                 continue
             tid, tensor = pair
-            if tid in seen:
-                known = snapshots.get(tid)
-                if known is None:
-                    continue
-            else:
-                seen.add(tid)
+            snap = known.get(tid, _NEW)
+            if snap is None:
+                continue
+            if snap is _NEW:
                 size = _tfhooks.tensor_nbytes(tensor)
                 if size <= self.left:
                     self.left -= size
+                    known[tid] = None
                     continue
                 self.summarised += size
-                snapshots[tid] = known = snapshot(tensor)
+                known[tid] = snap = (snapshot(tensor) if self.values_left > 0
+                                     else shape_only(tensor))
             if kept is pairs:
                 kept = list(pairs)
-            kept[i] = (tid, known)
+            kept[i] = (tid, snap)
         return kept
+
+
+_NEW: Any = object()
 
 
 def shape_only(tensor: Any) -> Snapshot:
