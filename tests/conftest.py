@@ -12,7 +12,8 @@ def pytest_collection_finish(session):
     """Start the slow checks that wait on other processes (see tests/background.py) early.
 
     The real-code corpus runs in its own process; the Binder install and the lessons' solution
-    runs in threads. Each starts only when its tests were collected.
+    runs in threads. Each starts only when its tests were collected, and a lesson's solutions
+    only when its JupyterLab run (which runs them too) will not.
     """
     ids = [item.nodeid for item in session.items]
     if any(i.startswith("tests/test_corpus.py::test_cells_run_the_same") for i in ids):
@@ -34,10 +35,22 @@ def pytest_collection_finish(session):
     lessons = [item.callspec.params["lesson"] for item in session.items
                if item.nodeid.startswith("tests/test_lesson_exercises.py::"
                                          "test_solutions_pass_their_checks")]
+    lessons = [lesson for lesson in lessons if lesson.name not in solved_in_browser(session)]
     if lessons:
         from .test_lesson_exercises import solution_runs
 
         jobs["solutions"] = Job.start(solution_runs, lessons)
+
+
+def solved_in_browser(session: pytest.Session) -> set[str]:
+    """The lessons whose JupyterLab run (tests/e2e/test_lab.py) also runs their solutions."""
+    from .e2e.conftest import browser_missing
+
+    if browser_missing():
+        return set()
+    return {item.callspec.params["lesson"].name for item in session.items
+            if item.nodeid.startswith("tests/e2e/test_lab.py::"
+                                      "test_lesson_runs_and_draws_every_tape_cell")}
 
 
 @pytest.fixture(scope="session")

@@ -1,24 +1,38 @@
-"""In JupyterLab: every lesson runs and draws its graphs; the SGDStepper works by its buttons."""
+"""In JupyterLab: every lesson runs and draws its graphs; the SGDStepper works by its buttons.
+
+A lesson's run here is also the run of its solutions: after the lesson as stored, each
+exercise's solution and then its check cell again run in the same kernel, and what those
+checks print is handed to ``tests/test_lesson_exercises.py::test_solutions_pass_their_checks``
+(one kernel per lesson for both tests instead of two). The lessons run one ahead
+(:class:`LessonRuns`): the next lesson's kernel works while a test checks the current one.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.e2e.jupyter import (
     LESSONS,
     RESULTS,
+    JupyterServer,
     NotebookPage,
+    NotebookRun,
     StepperWidget,
     artefacts_on_failure,
     bullets,
     kernel_message_problems,
     notebook_problems,
+    stage_notebook,
+    stdout_text,
 )
+from tests.test_lesson_exercises import record_solved, solution_cells
 
 pytestmark = pytest.mark.e2e
 
@@ -28,17 +42,88 @@ LESSON_FILES = sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
 LESSON_TIMEOUT = float(os.environ.get("TAPEVIZ_E2E_LESSON_TIMEOUT", "180"))
 
 
+class LessonRuns:
+    """The lessons' "run all" in JupyterLab, one lesson ahead of the tests that check them.
+
+    Each lesson has a browser context, a JupyterLab workspace and a fresh kernel of its own, as
+    if it ran alone; only its start is earlier: :meth:`run` starts the next lesson before it
+    waits for the one asked for, so that kernel works while the test checks this one.
+    """
+
+    def __init__(self, browser: Any, server: JupyterServer, root: Path, lessons: list[Path]):
+        self.browser, self.server, self.root, self.lessons = browser, server, root, lessons
+        self.notebooks: dict[Path, NotebookPage] = {}
+        self.errors: dict[Path, Exception] = {}  # a start that failed, for its lesson's test
+        self.solved: dict[Path, list] = {}
+
+    def notebook(self, lesson: Path) -> NotebookPage:
+        """The lesson's page, its run started (a failed start is raised by :meth:`run`)."""
+        if lesson in self.notebooks:
+            return self.notebooks[lesson]
+        context = self.browser.new_context(viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(30_000)
+        self.solved[lesson] = solution_cells(lesson)  # run after the lesson; see the top
+        path = f"lessons/{lesson.name}"
+        stage_notebook(lesson, self.root / path, self.solved[lesson])
+        notebook = self.notebooks[lesson] = NotebookPage(context.new_page(), self.server, path,
+                                                         workspace=lesson.stem)
+        try:
+            notebook.open()
+            notebook.start_run_all()
+        except Exception as error:
+            self.errors[lesson] = error
+        return notebook
+
+    def run(self, lesson: Path) -> NotebookRun:
+        """Start the next lesson, then wait for this one's run and collect it."""
+        notebook = self.notebook(lesson)
+        following = self.lessons[self.lessons.index(lesson) + 1:]
+        if following:
+            self.notebook(following[0])
+        if lesson in self.errors:
+            raise self.errors.pop(lesson)
+        return notebook.wait_for_run(timeout=LESSON_TIMEOUT)
+
+    def close(self, lesson: Path) -> None:
+        """Close the lesson's page and stop its kernel (the next lesson's runs on)."""
+        notebook = self.notebooks.pop(lesson)
+        notebook.page.context.close()
+        self.server.shutdown_kernels(notebook.path)
+
+
+@pytest.fixture(scope="module")
+def lesson_runs(request, browser, jupyter_server: JupyterServer,
+                e2e_root: Path) -> Iterator[LessonRuns]:
+    selected = [item.callspec.params["lesson"] for item in request.session.items
+                if getattr(item, "function", None) is test_lesson_runs_and_draws_every_tape_cell]
+    runs = LessonRuns(browser, jupyter_server, e2e_root, selected)
+    try:
+        yield runs
+    finally:
+        for lesson in list(runs.notebooks):
+            runs.close(lesson)
+
+
 @pytest.mark.parametrize("lesson", LESSON_FILES, ids=lambda path: path.stem)
-def test_lesson_runs_and_draws_every_tape_cell(lesson: Path, page, jupyter_server, stage):
-    with artefacts_on_failure(page, jupyter_server, f"lab-{lesson.stem}"):
-        notebook = NotebookPage(page, jupyter_server, stage(lesson, "lessons"))
-        notebook.open()
-        run = notebook.run_all(timeout=LESSON_TIMEOUT)
-        problems = notebook_problems(run)
-        notebook.show_first_problem(problems)
-        assert not problems, f"{lesson.name} in JupyterLab:\n{bullets(problems)}"
-    first_graph = run.tape_cells[0].index if run.tape_cells else None
-    notebook.screenshot(RESULTS / "screenshots" / f"lab-{lesson.stem}.png", cell=first_graph)
+def test_lesson_runs_and_draws_every_tape_cell(lesson: Path, lesson_runs: LessonRuns,
+                                               jupyter_server, request):
+    notebook = lesson_runs.notebook(lesson)
+    try:
+        with artefacts_on_failure(notebook.page, jupyter_server, f"lab-{lesson.stem}"):
+            run = lesson_runs.run(lesson)
+            solved = lesson_runs.solved[lesson]
+            if run.finished and solved:
+                first = len(run.cells) - 1 - len(solved)  # the first solution cell
+                checks = run.cells[first + 1:first + len(solved):2]
+                record_solved(request.config, lesson, [stdout_text(cell) for cell in checks])
+            problems = notebook_problems(run)
+            notebook.show_first_problem(problems)
+            assert not problems, f"{lesson.name} in JupyterLab:\n{bullets(problems)}"
+        first_graph = run.tape_cells[0].index if run.tape_cells else None
+        notebook.screenshot(RESULTS / "screenshots" / f"lab-{lesson.stem}.png",
+                            cell=first_graph)
+    finally:
+        lesson_runs.close(lesson)
 
 
 def test_stepper_buttons_step_play_pause_and_reset(page, jupyter_server, stage):
