@@ -100,7 +100,7 @@ def page(browser, jupyter_server: JupyterServer) -> Iterator[object]:
         yield context.new_page()
     finally:
         context.close()
-        jupyter_server.shutdown_kernels()
+        jupyter_server.shutdown_kernels(wait=False)
 
 
 @pytest.fixture

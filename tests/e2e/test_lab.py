@@ -88,7 +88,7 @@ class LessonRuns:
         """Close the lesson's page and stop its kernel (the next lesson's runs on)."""
         notebook = self.notebooks.pop(lesson)
         notebook.page.context.close()
-        self.server.shutdown_kernels(notebook.path)
+        self.server.shutdown_kernels(notebook.path, wait=False)
 
 
 @pytest.fixture(scope="module")
