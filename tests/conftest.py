@@ -7,6 +7,15 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest  # noqa: E402
 
+# tests that wait for a check started in the background (pytest_collection_finish)
+WAITING = ("tests/test_binder.py::", "tests/test_corpus.py::", "tests/test_hub.py::")
+
+
+def pytest_collection_modifyitems(items):
+    """The tests that wait for a background check run last (in their order), so that while the
+    check finishes the other tests run instead of waiting with it."""
+    items.sort(key=lambda item: item.nodeid.startswith(WAITING))
+
 
 def pytest_collection_finish(session):
     """Start the slow checks that wait on other processes (see tests/background.py) early.
@@ -32,6 +41,8 @@ def pytest_collection_finish(session):
         from .test_binder import binder_check
 
         jobs["binder"] = Job.start(binder_check)
+    if "tests/test_hub.py::test_a_class_of_two_on_jupyterhub" in ids:
+        session.config.tapeviz_after_browser = "hub"  # see pytest_runtest_setup
     lessons = [item.callspec.params["lesson"] for item in session.items
                if item.nodeid.startswith("tests/test_lesson_exercises.py::"
                                          "test_solutions_pass_their_checks")]
@@ -40,6 +51,22 @@ def pytest_collection_finish(session):
         from .test_lesson_exercises import solution_runs
 
         jobs["solutions"] = Job.start(solution_runs, lessons)
+
+
+def pytest_runtest_setup(item):
+    """Start the JupyterHub class (a thread too) once the browser tests are over.
+
+    Its kernels then share the machine with the unit tests rather than with the browser's, and
+    each of its waits stays well inside its own time limit.
+    """
+    if (getattr(item.config, "tapeviz_after_browser", None) == "hub"
+            and not item.nodeid.startswith("tests/e2e/")):
+        item.config.tapeviz_after_browser = None
+        from .background import Job
+        from .test_hub import class_check, missing
+
+        if not missing():  # else the test says why it cannot run
+            item.config.tapeviz_jobs["hub"] = Job.start(class_check)
 
 
 def solved_in_browser(session: pytest.Session) -> set[str]:
