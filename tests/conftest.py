@@ -71,7 +71,7 @@ def pytest_runtest_setup(item):
 
 def solved_in_browser(session: pytest.Session) -> set[str]:
     """The lessons whose JupyterLab run (tests/e2e/test_lab.py) also runs their solutions."""
-    from .e2e.conftest import browser_missing
+    from .e2e.jupyter import browser_missing
 
     if browser_missing():
         return set()

@@ -68,6 +68,17 @@ STDERR_TAG = "expect-stderr"
 SVG_IMAGES = ".jp-OutputArea-output[data-mime-type='image/svg+xml'] img"
 
 
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright (Python) is not installed: pip install -e '.[test]'"
+    if not CHROMIUM.exists():
+        return f"Chromium not found at {CHROMIUM}: apt-get install chromium (see .ci/setup)"
+    return None
+
+
 # -- notebooks on disk --------------------------------------------------------------------------
 
 def stage_notebook(source: Path, dest: Path, after: Sequence[dict] = ()) -> Path:
