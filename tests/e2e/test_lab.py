@@ -116,6 +116,9 @@ def lesson_runs(request, browser, jupyter_server: JupyterServer,
 @pytest.mark.parametrize("lesson", LESSON_FILES, ids=lambda path: path.stem)
 def test_lesson_runs_and_draws_every_tape_cell(lesson: Path, lesson_runs: LessonRuns,
                                                jupyter_server, request):
+    """The lesson, then its solutions, run to the end with no problem (notebook_problems:
+    errors, stray stderr, cells not run, every ``%%tape`` graph drawn); what the solutions'
+    checks print is judged by test_solutions_pass_their_checks."""
     notebook = lesson_runs.notebook(lesson)
     try:
         with artefacts_on_failure(notebook.page, jupyter_server, f"lab-{lesson.stem}"):
