@@ -7,12 +7,22 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import pytest  # noqa: E402
 
+# tests that wait for a check started in the background (pytest_collection_finish)
+WAITING = ("tests/test_binder.py::", "tests/test_corpus.py::", "tests/test_hub.py::")
+
+
+def pytest_collection_modifyitems(items):
+    """The tests that wait for a background check run last (in their order), so that while the
+    check finishes the other tests run instead of waiting with it."""
+    items.sort(key=lambda item: item.nodeid.startswith(WAITING))
+
 
 def pytest_collection_finish(session):
     """Start the slow checks that wait on other processes (see tests/background.py) early.
 
     The real-code corpus runs in its own process; the Binder install and the lessons' solution
-    runs in threads. Each starts only when its tests were collected.
+    runs in threads. Each starts only when its tests were collected, and a lesson's solutions
+    only when its JupyterLab run (which runs them too) will not.
     """
     ids = [item.nodeid for item in session.items]
     if any(i.startswith("tests/test_corpus.py::test_cells_run_the_same") for i in ids):
@@ -31,13 +41,43 @@ def pytest_collection_finish(session):
         from .test_binder import binder_check
 
         jobs["binder"] = Job.start(binder_check)
+    if "tests/test_hub.py::test_a_class_of_two_on_jupyterhub" in ids:
+        session.config.tapeviz_after_browser = "hub"  # see pytest_runtest_setup
     lessons = [item.callspec.params["lesson"] for item in session.items
                if item.nodeid.startswith("tests/test_lesson_exercises.py::"
                                          "test_solutions_pass_their_checks")]
+    lessons = [lesson for lesson in lessons if lesson.name not in solved_in_browser(session)]
     if lessons:
         from .test_lesson_exercises import solution_runs
 
         jobs["solutions"] = Job.start(solution_runs, lessons)
+
+
+def pytest_runtest_setup(item):
+    """Start the JupyterHub class (a thread too) once the browser tests are over.
+
+    Its kernels then share the machine with the unit tests rather than with the browser's, and
+    each of its waits stays well inside its own time limit.
+    """
+    if (getattr(item.config, "tapeviz_after_browser", None) == "hub"
+            and not item.nodeid.startswith("tests/e2e/")):
+        item.config.tapeviz_after_browser = None
+        from .background import Job
+        from .test_hub import class_check, missing
+
+        if not missing():  # else the test says why it cannot run
+            item.config.tapeviz_jobs["hub"] = Job.start(class_check)
+
+
+def solved_in_browser(session: pytest.Session) -> set[str]:
+    """The lessons whose JupyterLab run (tests/e2e/test_lab.py) also runs their solutions."""
+    from .e2e.jupyter import browser_missing
+
+    if browser_missing():
+        return set()
+    return {item.callspec.params["lesson"].name for item in session.items
+            if item.nodeid.startswith("tests/e2e/test_lab.py::"
+                                      "test_lesson_runs_and_draws_every_tape_cell")}
 
 
 @pytest.fixture(scope="session")

@@ -93,8 +93,10 @@ def check_binder(tmp_path):
 
     run("creating a virtual environment", [sys.executable, "-m", "venv", env_dir],
         env=env, cwd=tmp_path, timeout=300)
+    # --no-compile: pip would byte-compile every module of every package (a CPU-minute, and
+    # failures there never fail pip); the modules the lesson imports are compiled as it does.
     run("pip install -r binder/requirements.txt",
-        [python, "-m", "pip", "install", "-q", "-r", "binder/requirements.txt"],
+        [python, "-m", "pip", "install", "-q", "--no-compile", "-r", "binder/requirements.txt"],
         env=env, cwd=repo, timeout=1500)
 
     post_build = repo / "binder" / "postBuild"

@@ -9,6 +9,9 @@ pulls the lessons from a local git repository into their home; each runs lesson 
 their server's REST API and kernel websocket, and its first ``%%tape`` cell must draw an SVG.
 One student's edit must not reach the other, and a second pull must keep it. At the end every
 process the hub started (proxy, servers, kernels) and the hub itself must be gone.
+
+The class mostly waits on the hub's processes, so tests/conftest.py starts it in a thread
+(tests/background.py) once the browser tests are over, and the test waits for its outcome.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -30,6 +34,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.background import Job, started
 from tests.test_links import links
 
 requests = pytest.importorskip("requests")
@@ -137,13 +142,9 @@ class Hub:
         return "--- hub log (end) ---\n" + self.log.read_text(errors="replace")[-4000:]
 
 
-@pytest.fixture
-def hub(tmp_path: Path) -> Iterator[Hub]:
-    reason = missing()
-    if reason and os.environ.get("CI"):
-        pytest.fail(f"the JupyterHub test cannot run: {reason}")
-    if reason:
-        pytest.skip(reason)
+@contextlib.contextmanager
+def running_hub(tmp_path: Path) -> Iterator[Hub]:
+    """JupyterHub in ``tmp_path``; afterwards every process it started must be gone."""
     port, token = free_port(), uuid.uuid4().hex
     config = hub_config(tmp_path, port, token)
     log = tmp_path / "hub.log"
@@ -291,7 +292,27 @@ def execute(channel, code: str) -> list[dict]:
             return outputs
 
 
-def test_a_class_of_two_on_jupyterhub(hub: Hub, tmp_path: Path):
+def class_check() -> str:
+    """The whole class in a temporary folder; returns how long its steps took."""
+    folder = Path(tempfile.mkdtemp(prefix="tapeviz-hub-"))
+    try:
+        with running_hub(folder) as hub:
+            return a_class_of_two(hub, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_class_of_two_on_jupyterhub(request):
+    reason = missing()
+    if reason and os.environ.get("CI"):
+        pytest.fail(f"the JupyterHub test cannot run: {reason}")
+    if reason:
+        pytest.skip(reason)
+    job = started(request.config, "hub") or Job.start(class_check)
+    print(job.result(timeout=1200))
+
+
+def a_class_of_two(hub: Hub, tmp_path: Path) -> str:
     started = time.monotonic()
     repo = lessons_repository(tmp_path / "teacher")
     lesson = links.lesson_path("00")
@@ -307,8 +328,8 @@ def test_a_class_of_two_on_jupyterhub(hub: Hub, tmp_path: Path):
     pulled = f"{repo.name}/{lesson}"
     with ThreadPoolExecutor(len(students)) as pool:  # the two students at the same time
         runs = list(pool.map(attend, students))
-    print(f"\n  both students logged in, pulled and ran {lesson}: "
-          f"{time.monotonic() - started:.1f} s")
+    timings = (f"\n  both students logged in, pulled and ran {lesson}: "
+               f"{time.monotonic() - started:.1f} s")
     for student, cells in zip(students, runs, strict=True):
         errors = [(cell["source"], out) for cell, outputs in cells for out in outputs
                   if out["output_type"] == "error"
@@ -331,5 +352,5 @@ def test_a_class_of_two_on_jupyterhub(hub: Hub, tmp_path: Path):
     assert EDIT in (homes / "alice" / pulled).read_text()
     assert EDIT not in (homes / "bob" / pulled).read_text()
     assert EDIT not in (repo / lesson).read_text()
-    print(f"  and the edit checks: {time.monotonic() - started:.1f} s; the hub started "
-          f"{len(hub.seen)} processes: {sorted(set(hub.seen.values()))}")
+    return timings + (f"\n  and the edit checks: {time.monotonic() - started:.1f} s; the hub "
+                      f"started {len(hub.seen)} processes: {sorted(set(hub.seen.values()))}")

@@ -10,7 +10,11 @@ An exercise is two code cells and a solution:
   cell, drawn collapsed.
 
 The static tests read the stored notebooks. ``test_solutions_pass_their_checks`` runs each
-lesson with every answer cell replaced by its solution and requires every check to say right.
+lesson and then, as a learner would, every exercise's solution followed by its check cell
+again, and requires every such check to say right. That run is the lesson's JupyterLab run in
+``tests/e2e/test_lab.py`` (one kernel per lesson for both tests; it stages the lesson with
+:func:`solution_cells` appended and hands the checks' output over with :func:`record_solved`)
+when the browser tests ran it; otherwise a kernel of this test's own runs the same cells.
 """
 
 import ast
@@ -119,10 +123,41 @@ def test_no_stored_exercise_is_pre_answered(lesson):
     assert not problems, f"{lesson.name}:\n" + "\n".join(problems)
 
 
+def solution_cells(lesson: Path) -> list[nbformat.NotebookNode]:
+    """Cells to run after the stored lesson: each exercise's solution, then its check again.
+
+    Exercises come last in a lesson, so the lesson itself runs exactly as stored before them.
+    """
+    notebook = load(lesson)
+    cells = []
+    for exercise in exercises(notebook):
+        stored = notebook["cells"][exercise.check]
+        check = nbformat.v4.new_code_cell(source(stored), metadata={"tags": tags(stored)})
+        cells += [nbformat.v4.new_code_cell(exercise.solution), check]
+    return cells
+
+
+def failed_solution_checks(lesson: Path, printed: list[str]) -> list[str]:
+    """The checks that did not say right, given what each solution's check printed, in order."""
+    found = exercises(load(lesson))
+    assert len(printed) == len(found), f"{len(found)} exercises, {len(printed)} checks ran"
+    return [f"check cell [{exercise.check}] with the solution printed {text.strip()!r}"
+            for exercise, text in zip(found, printed, strict=True)
+            if RIGHT not in text or UNANSWERED in text]
+
+
+def record_solved(config: pytest.Config, lesson: Path, printed: list[str]) -> None:
+    """Keep what the solutions' checks of ``lesson`` printed in a run made elsewhere."""
+    if not hasattr(config, "tapeviz_solved"):
+        config.tapeviz_solved = {}
+    config.tapeviz_solved[lesson.name] = failed_solution_checks(lesson, printed)
+
+
 def solution_runs(lessons: list[Path]) -> dict[str, list[str] | Exception]:
     """Lesson name -> its failed checks (or the error that stopped it), one lesson at a time.
 
-    tests/conftest.py starts this at collection, in a thread: the kernels run beside the rest.
+    tests/conftest.py starts this at collection, in a thread, for the lessons whose JupyterLab
+    run was not collected: the kernels run beside the rest.
     """
     outcomes: dict[str, list[str] | Exception] = {}
     for lesson in lessons:
@@ -135,26 +170,22 @@ def solution_runs(lessons: list[Path]) -> dict[str, list[str] | Exception]:
 
 @pytest.mark.parametrize("lesson", EXERCISED, ids=lambda path: path.stem)
 def test_solutions_pass_their_checks(request, lesson):
-    job = started(request.config, "solutions") or Job.start(solution_runs, [lesson])
-    outcome = job.result(timeout=3000)[lesson.name]
+    """After the lesson, each solution then its check: every check says right (see the top)."""
+    outcome = getattr(request.config, "tapeviz_solved", {}).get(lesson.name)
+    if outcome is None:  # the browser run did not happen (or did not finish): run it here
+        job = started(request.config, "solutions") or Job.start(solution_runs, [lesson])
+        outcome = job.result(timeout=3000)[lesson.name]
     if isinstance(outcome, Exception):
         raise outcome
     assert not outcome, f"{lesson.name}:\n" + "\n".join(outcome)
 
 
 def failed_checks(lesson: Path) -> list[str]:
-    """Run ``lesson`` with every answer replaced by its solution; the checks that failed."""
+    """Run ``lesson``, then its solutions and their checks, in a kernel; the checks that failed."""
     notebook = nbformat.read(lesson, as_version=4)
-    found = exercises(load(lesson))
-    for exercise in found:
-        notebook.cells[exercise.answer].source = exercise.solution
+    solved = solution_cells(lesson)
+    notebook.cells += solved
     NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3",
                    resources={"metadata": {"path": str(LESSONS_DIR)}}).execute()
-    failed = []
-    for exercise in found:
-        cell = notebook.cells[exercise.check]
-        printed = stdout(cell)
-        if RIGHT not in printed or UNANSWERED in printed:
-            failed.append(f"check cell [{exercise.check}] with the solution printed "
-                          f"{printed.strip()!r}")
-    return failed
+    checks = notebook.cells[len(notebook.cells) - len(solved) + 1::2]
+    return failed_solution_checks(lesson, [stdout(cell) for cell in checks])

@@ -23,6 +23,7 @@ from tests.e2e.jupyter import (
     LESSONS,
     RESULTS,
     JupyterServer,
+    browser_missing,
     running_server,
     stage_notebook,
 )
@@ -34,17 +35,6 @@ collect_ignore_glob = ["notebooks/*", "results/*"]
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "e2e: end-to-end test in a real Jupyter server and headless Chromium")
-
-
-def browser_missing() -> str | None:
-    """Why the browser tests cannot run here, or None when they can."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright (Python) is not installed: pip install -e '.[test]'"
-    if not CHROMIUM.exists():
-        return f"Chromium not found at {CHROMIUM}: apt-get install chromium (see .ci/setup)"
-    return None
 
 
 @pytest.fixture(scope="session")
@@ -100,7 +90,7 @@ def page(browser, jupyter_server: JupyterServer) -> Iterator[object]:
         yield context.new_page()
     finally:
         context.close()
-        jupyter_server.shutdown_kernels()
+        jupyter_server.shutdown_kernels(wait=False)
 
 
 @pytest.fixture

@@ -38,12 +38,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,22 @@ STDERR_TAG = "expect-stderr"
 SVG_IMAGES = ".jp-OutputArea-output[data-mime-type='image/svg+xml'] img"
 
 
+def browser_missing() -> str | None:
+    """Why the browser tests cannot run here, or None when they can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright (Python) is not installed: pip install -e '.[test]'"
+    if not CHROMIUM.exists():
+        return f"Chromium not found at {CHROMIUM}: apt-get install chromium (see .ci/setup)"
+    return None
+
+
 # -- notebooks on disk --------------------------------------------------------------------------
 
-def stage_notebook(source: Path, dest: Path) -> Path:
-    """Write ``source`` to ``dest`` without outputs, with the sentinel cell appended.
+def stage_notebook(source: Path, dest: Path, after: Sequence[dict] = ()) -> Path:
+    """Write ``source`` to ``dest`` without outputs, with the cells ``after`` and the sentinel
+    cell appended.
 
     Stored outputs are dropped so that a cell that did not run cannot pass on stale output.
     The kernelspec is set to this environment's ``python3`` (nbval's ``--nbval-current-env``).
@@ -80,10 +93,12 @@ def stage_notebook(source: Path, dest: Path) -> Path:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
-    sentinel = nbformat.v4.new_code_cell(f'print("{SENTINEL}")')
-    if notebook.nbformat_minor < 5:  # cell ids came with nbformat 4.5
-        del sentinel["id"]
-    notebook.cells.append(sentinel)
+    appended = [nbformat.from_dict(cell) for cell in after]
+    appended.append(nbformat.v4.new_code_cell(f'print("{SENTINEL}")'))
+    for cell in appended:
+        if notebook.nbformat_minor < 5:  # cell ids came with nbformat 4.5
+            cell.pop("id", None)
+    notebook.cells += appended
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
                                        "language": "python"}
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +117,7 @@ class JupyterServer:
     root: Path
     log_path: Path
     pid: int
+    stopping: list[threading.Thread] = field(default_factory=list)  # shutdown_kernels(wait=False)
 
     def url(self, path: str) -> str:
         """The browser URL of ``path`` (e.g. ``lab/tree/x.ipynb``), token included."""
@@ -117,14 +133,33 @@ class JupyterServer:
             body = reply.read()
         return json.loads(body) if body else None
 
-    def shutdown_kernels(self) -> None:
-        """Stop every session's kernel: each holds TensorFlow (hundreds of MB) and a core."""
-        for session in self.api("GET", "sessions"):
-            with contextlib.suppress(OSError):
-                self.api("DELETE", f"sessions/{session['id']}")
-        for kernel in self.api("GET", "kernels"):
-            with contextlib.suppress(OSError):
-                self.api("DELETE", f"kernels/{kernel['id']}")
+    def shutdown_kernels(self, path: str | None = None, wait: bool = True) -> None:
+        """Stop every session's kernel (or only the kernel of the notebook ``path``): each holds
+        TensorFlow (hundreds of MB) and a core.
+
+        With ``wait=False`` they are listed now and stopped in a thread: a kernel's shutdown
+        handshake takes about 3 s that no later test needs to wait for (the server waits for
+        those threads before it stops).
+        """
+        sessions = [session for session in self.api("GET", "sessions")
+                    if path is None or session.get("path") == path]
+        in_sessions = {session["kernel"]["id"] for session in sessions if session.get("kernel")}
+        kernels = [] if path is not None else [
+            kernel for kernel in self.api("GET", "kernels") if kernel["id"] not in in_sessions]
+        calls = [f"sessions/{session['id']}" for session in sessions] + [
+            f"kernels/{kernel['id']}" for kernel in kernels]
+
+        def stop() -> None:
+            for call in calls:
+                with contextlib.suppress(OSError):
+                    self.api("DELETE", call)
+
+        if wait:
+            stop()
+            return
+        thread = threading.Thread(target=stop, daemon=True)
+        thread.start()
+        self.stopping.append(thread)
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -193,6 +228,8 @@ def running_server(root: Path, workdir: Path, log_path: Path,
         _wait_until_up(server, process, timeout)
         yield server
     finally:
+        for thread in server.stopping:
+            thread.join(30)
         stop_process_tree(process)
 
 
@@ -280,6 +317,12 @@ def output_text(output: dict[str, Any], key: str = "text") -> str:
     """An nbformat field that may be stored as a string or a list of lines."""
     value = output.get(key, "")
     return "".join(value) if isinstance(value, list) else str(value)
+
+
+def stdout_text(cell: Cell) -> str:
+    """What a cell printed to stdout."""
+    return "".join(output_text(out) for out in cell.outputs
+                   if out.get("output_type") == "stream" and out.get("name") == "stdout")
 
 
 # -- the checks -------------------------------------------------------------------------------
@@ -568,10 +611,15 @@ _COLLECT_JS = f"""async (selector) => {{
 
 
 class NotebookPage:
-    """One notebook open in a browser page, in JupyterLab (``ui="lab"``) or Notebook 7."""
+    """One notebook open in a browser page, in JupyterLab (``ui="lab"``) or Notebook 7.
 
-    def __init__(self, page: Any, server: JupyterServer, path: str, ui: str = "lab"):
+    ``workspace`` names a JupyterLab workspace of its own, for a page open beside another.
+    """
+
+    def __init__(self, page: Any, server: JupyterServer, path: str, ui: str = "lab",
+                 workspace: str | None = None):
         self.page, self.server, self.path, self.ui = page, server, path, ui
+        self.workspace = workspace
         self.page_errors: list[str] = []
         # Errors of the app's own start-up, not of any output: Notebook 7.6 throws one
         # ("reading 'schema'", its shortcuts plugin) on every page load.
@@ -581,8 +629,10 @@ class NotebookPage:
     @property
     def url(self) -> str:
         quoted = urllib.parse.quote(self.path)
-        return self.server.url(f"lab/tree/{quoted}?reset" if self.ui == "lab"
-                               else f"notebooks/{quoted}")
+        if self.ui != "lab":
+            return self.server.url(f"notebooks/{quoted}")
+        lab = f"lab/workspaces/{urllib.parse.quote(self.workspace)}" if self.workspace else "lab"
+        return self.server.url(f"{lab}/tree/{quoted}?reset")
 
     def open(self, timeout: float = 90, *, navigate: bool = True) -> NotebookPage:
         """Load the page (unless it is already loading) and wait for an idle kernel.
@@ -601,8 +651,16 @@ class NotebookPage:
 
     def run_all(self, timeout: float = 120) -> NotebookRun:
         """Run all cells; wait for the sentinel (or a stop at an error); collect the cells."""
+        self.start_run_all()
+        return self.wait_for_run(timeout)
+
+    def start_run_all(self) -> None:
+        """Start "run all" and return at once (the kernel runs on while the caller goes on)."""
         # Not awaited: the command's promise settles only when every cell has run.
         self.page.evaluate("() => { jupyterapp.commands.execute('notebook:run-all-cells'); }")
+
+    def wait_for_run(self, timeout: float = 120) -> NotebookRun:
+        """Wait for the sentinel of a started "run all" (or a stop at an error); collect."""
         from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
         with contextlib.suppress(PlaywrightTimeout):  # a timeout shows as finished=False

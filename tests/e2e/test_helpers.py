@@ -210,6 +210,11 @@ def test_stage_notebook_strips_outputs_and_appends_the_sentinel(tmp_path: Path):
     staged = json.loads(stage_notebook(tmp_path / "in.ipynb", tmp_path / "out.ipynb").read_text())
     assert staged["cells"][0]["outputs"] == [] and staged["cells"][0]["execution_count"] is None
     assert SENTINEL in "".join(staged["cells"][-1]["source"])
+    after = [nbformat.v4.new_code_cell("x = 2")]
+    staged = json.loads(stage_notebook(tmp_path / "in.ipynb", tmp_path / "out.ipynb",
+                                       after).read_text())
+    assert ["".join(cell["source"]) for cell in staged["cells"][1:-1]] == ["x = 2"]
+    assert SENTINEL in "".join(staged["cells"][-1]["source"])
     assert staged["metadata"]["kernelspec"]["name"] == "python3"
     stage_notebook(source, tmp_path / "stepper.ipynb")
     assert source.read_bytes() == before  # the source is never touched
