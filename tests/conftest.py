@@ -20,19 +20,15 @@ def pytest_collection_modifyitems(items):
 def pytest_collection_finish(session):
     """Start the slow checks that wait on other processes (see tests/background.py) early.
 
-    The real-code corpus runs in its own process; the Binder install and the lessons' solution
-    runs in threads. Each starts only when its tests were collected, and a lesson's solutions
-    only when its JupyterLab run (which runs them too) will not.
+    The Binder install and the lessons' solution runs start in threads now; the real-code
+    corpus (its own process) and the JupyterHub class once the browser tests are over. Each
+    starts only when its tests were collected, and a lesson's solutions only when its
+    JupyterLab run (which runs them too) will not.
     """
     ids = [item.nodeid for item in session.items]
+    after_browser = session.config.tapeviz_after_browser = []  # see pytest_runtest_setup
     if any(i.startswith("tests/test_corpus.py::test_cells_run_the_same") for i in ids):
-        import tempfile
-        from pathlib import Path
-
-        from .test_corpus import start_corpus
-
-        folder = Path(tempfile.mkdtemp(prefix="tapeviz-corpus-"))
-        session.config.tapeviz_corpus = start_corpus(folder)
+        after_browser.append(_start_corpus)
 
     from .background import Job
 
@@ -42,7 +38,7 @@ def pytest_collection_finish(session):
 
         jobs["binder"] = Job.start(binder_check)
     if "tests/test_hub.py::test_a_class_of_two_on_jupyterhub" in ids:
-        session.config.tapeviz_after_browser = "hub"  # see pytest_runtest_setup
+        after_browser.append(_start_hub)
     lessons = [item.callspec.params["lesson"] for item in session.items
                if item.nodeid.startswith("tests/test_lesson_exercises.py::"
                                          "test_solutions_pass_their_checks")]
@@ -54,19 +50,35 @@ def pytest_collection_finish(session):
 
 
 def pytest_runtest_setup(item):
-    """Start the JupyterHub class (a thread too) once the browser tests are over.
+    """Start the real-code corpus (a process) and the JupyterHub class (a thread) once the
+    browser tests are over.
 
-    Its kernels then share the machine with the unit tests rather than with the browser's, and
-    each of its waits stays well inside its own time limit.
+    They then share the machine with nbval and the unit tests, which leave the second core
+    mostly idle, rather than with the browser's server and kernels, which keep both busy; and
+    each of the hub's waits stays well inside its own time limit.
     """
-    if (getattr(item.config, "tapeviz_after_browser", None) == "hub"
-            and not item.nodeid.startswith("tests/e2e/")):
-        item.config.tapeviz_after_browser = None
-        from .background import Job
-        from .test_hub import class_check, missing
+    starters = getattr(item.config, "tapeviz_after_browser", None)
+    if starters and not item.nodeid.startswith("tests/e2e/"):
+        item.config.tapeviz_after_browser = []
+        for start in starters:
+            start(item.config)
 
-        if not missing():  # else the test says why it cannot run
-            item.config.tapeviz_jobs["hub"] = Job.start(class_check)
+
+def _start_corpus(config: pytest.Config) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from .test_corpus import start_corpus
+
+    config.tapeviz_corpus = start_corpus(Path(tempfile.mkdtemp(prefix="tapeviz-corpus-")))
+
+
+def _start_hub(config: pytest.Config) -> None:
+    from .background import Job
+    from .test_hub import class_check, missing
+
+    if not missing():  # else the test says why it cannot run
+        config.tapeviz_jobs["hub"] = Job.start(class_check)
 
 
 def solved_in_browser(session: pytest.Session) -> set[str]:

@@ -20,8 +20,8 @@ FILES = corpus_files()
 def start_corpus(folder: Path) -> tuple[subprocess.Popen, Path]:
     """Start the whole corpus in its own process, writing its report into ``folder``.
 
-    tests/conftest.py starts it as soon as the corpus tests are collected, so it runs on the
-    second core while the other tests run on the first.
+    tests/conftest.py starts it once the browser tests are over, so it runs on the second core
+    while nbval and the unit tests run on the first.
     """
     out = folder / "reports.json"
     log = (folder / "runner.log").open("w")
