@@ -350,6 +350,17 @@ def test_kept_tensors_stay_within_the_budget():
     assert isinstance(again[0][1], Snapshot) and again[1][1] is small and kept.left == 960
 
 
+def test_the_last_value_kept_past_the_budget_is_read_with_its_value():
+    from tapeviz.recorder.tensors import Kept
+
+    kept = Kept(budget=0, values=1)  # room for one more value, none for references
+    first, second = tf.ones((100,)), tf.ones((100,)) * 2.0
+    (_, snap), = kept.outputs([(first._id, first)])
+    assert snap.value.mean == 1.0 and kept.values_left == 0
+    (_, later), = kept.outputs([(second._id, second)])  # the recording keeps no more values
+    assert later.value is None and later.shape == (100,)
+
+
 def test_a_cell_past_the_byte_budget_says_so_in_a_note(monkeypatch):
     from tapeviz import recorder
 

@@ -52,10 +52,12 @@ class Kept:
         self._known: dict[int, Snapshot | None] = {}  # tensor id -> snapshot, None: referred to
 
     def outputs(self, pairs: list[Pair]) -> list[Pair]:
-        """An op's outputs (new tensors), counted against the values the recording keeps."""
+        """An op's outputs (new tensors), counted against the values the recording keeps
+        once read: an output past the budget is still snapshotted with its value."""
+        kept = self.pairs(pairs)
         if self.values_left > 0:
             self.values_left -= sum(map(_tfhooks.readable, (tensor for _, tensor in pairs)))
-        return self.pairs(pairs)
+        return kept
 
     def pairs(self, pairs: list[Pair | None]) -> list[Pair | None]:
         """Tensors of an event: referred to, or past the budget read at once."""
