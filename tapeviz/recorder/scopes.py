@@ -83,6 +83,7 @@ class FunctionScopes:
         library, is_user = self.user_code.library, self.user_code.is_user
         while frame is not None:
             code = frame.f_code
+            # the set first: most frames are a library's, and is_user() is a call more
             if id(code) not in library and is_user(code):
                 return frame
             frame = frame.f_back
