@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import re
 import sys
 import threading
@@ -107,9 +106,14 @@ def tensor_info(tensor: EagerTensor, with_array: bool = True) -> tuple[str, tupl
     return _DTYPE_NAMES[enum], tensor._shape_tuple(), tensor._numpy() if wanted else None
 
 
+def elements(tensor: EagerTensor) -> int:
+    """The number of elements of an eager tensor (no read)."""
+    return tensor._num_elements()
+
+
 def tensor_nbytes(tensor: EagerTensor) -> int:
     """The bytes an eager tensor's value takes, from its shape and dtype (no read)."""
-    return math.prod(tensor._shape_tuple()) * _ITEMSIZES.get(tensor._datatype_enum(), 8)
+    return tensor._num_elements() * _ITEMSIZES.get(tensor._datatype_enum(), 8)
 
 
 def tape_is_persistent(tape: Any) -> bool:

@@ -122,7 +122,14 @@ def private_tf(tree: ast.AST) -> list[str]:
               if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
               and node.value.id in ("tf", "tensorflow") and
               (node.attr.startswith("_") or node.attr in ("python", "core"))]
+    found += [f".{node.attr}" for node in ast.walk(tree)
+              if isinstance(node, ast.Attribute) and node.attr in TENSOR_PRIVATE]
     return found
+
+
+# private methods and attributes of TensorFlow's eager tensors, read only in _tfhooks
+TENSOR_PRIVATE = {"_id", "_shape_tuple", "_datatype_enum", "_numpy", "_numpy_internal",
+                  "_num_elements", "_handle_data", "_persistent"}
 
 
 @pytest.mark.parametrize("module", sorted(set(MODULES) - {"tapeviz._tfhooks"}))
@@ -135,4 +142,6 @@ def test_the_private_api_check_sees_what_tfhooks_uses():
         "tensorflow.python.eager"]
     assert private_tf(ast.parse("tf.__internal__.x\nimport keras.src.ops")) == [
         "keras.src.ops", "tf.__internal__"]
+    assert sorted(private_tf(ast.parse("n = math.prod(t._shape_tuple())\nv.handle._id"))) == [
+        "._id", "._shape_tuple"]
     assert private_tf(TREES["tapeviz._tfhooks"])

@@ -20,7 +20,7 @@ def name(rec: Recording, namespace: Mapping[str, Any], tensors: Tensors,
     tensors) get them now, from the objects the names refer to.
     """
     for variable in _owned_variables(namespace):  # e.g. a tf.function's captured weights
-        tensors.variables.setdefault(variable.handle._id, variable)
+        tensors.variables.setdefault(_tfhooks.variable_handle_id(variable), variable)
     versions: dict[int, list[TensorNode]] = {}
     for node in rec.tensors.values():
         if node.is_variable:

@@ -223,7 +223,7 @@ def computable(op_type: str, inputs: list[Pair]) -> bool:
     delta = inputs[1][1]
     if isinstance(delta, Snapshot):
         return delta.readable and isinstance(delta.value, np.ndarray)
-    return _tfhooks.readable(delta) and math.prod(delta._shape_tuple()) <= SMALL
+    return _tfhooks.readable(delta) and _tfhooks.elements(delta) <= SMALL
 
 
 def _written(op: Op) -> np.ndarray | None:
