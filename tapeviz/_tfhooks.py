@@ -120,6 +120,11 @@ def tape_is_persistent(tape: Any) -> bool:
     return bool(getattr(tape, "_persistent", False))
 
 
+def tape_watches_variables(tape: Any) -> bool:
+    """Whether the tape watches the trainable variables it sees (watch_accessed_variables)."""
+    return bool(getattr(tape, "_watch_accessed_variables", True))
+
+
 def read_unseen(handle: EagerTensor, dtype: Any) -> EagerTensor | None:
     """A variable's value now, read by no tape; None if it has none yet (being created)."""
     try:

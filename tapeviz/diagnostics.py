@@ -4,7 +4,9 @@ Pure functions over a :class:`~tapeviz.recording.Recording`: they follow the rec
 from each source to the target and name the first thing that explains the None:
 
 - ``integer_dtype``: the source (or the target) is an integer or boolean tensor;
-- ``unwatched``: a constant source the tape never watched (only variables are automatic);
+- ``unwatched``: a source the tape never watched: a constant, a variable made with
+  ``trainable=False``, or any variable under ``watch_accessed_variables=False`` (tapes watch
+  only trainable variables by themselves);
 - ``disconnected``: no recorded op leads from the source to the target;
 - ``left_tensorflow``: a value computed from the source was taken out of TensorFlow
   (``.numpy()``, ``float()``, NumPy math) inside the tape, which cannot see through it;
@@ -26,6 +28,7 @@ from tapeviz.recording import (
     GradientCall,
     Op,
     Recording,
+    TapeRecord,
     TensorNode,
 )
 
@@ -60,6 +63,9 @@ def _explain(rec: Recording, call: GradientCall, flow: _Flow, source: TensorNode
             "None. Create it as a float (tf.constant(3.0), not tf.constant(3)) or tf.cast it "
             "to tf.float32 before the tape."), nodes=(source.key,))
     tape = rec.region(call.tape) if call.tape is not None else None
+    if (tape is not None and source.is_variable and source.id not in tape.watched
+            and not (source.trainable and tape.watches_variables)):
+        return _unwatched_variable(tape, source, src, tgt)
     if tape is not None and not source.is_variable and not flow.tracked(
             source, tape.id, tape.watched):
         return Finding("unwatched", (
@@ -106,6 +112,21 @@ def _explain(rec: Recording, call: GradientCall, flow: _Flow, source: TensorNode
             "values as floats) or take the gradient before that op."),
             ops=tuple(op.index for op in broken))
     return None
+
+
+def _unwatched_variable(tape: TapeRecord, source: TensorNode, src: str, tgt: str) -> Finding:
+    if not source.trainable:
+        why = (f"{src} is a tf.Variable made with trainable=False, and a GradientTape only "
+               "watches trainable variables by itself")
+        fix = f", or create {src} with trainable=True (the default)"
+    else:
+        why = (f"{tape.title} was made with watch_accessed_variables=False and watches only "
+               f"what is passed to {tape.title}.watch()")
+        fix = ""
+    return Finding("unwatched", (
+        f"{why}, so it never recorded how {tgt} depends on {src} and the gradient is None. "
+        f"Call {tape.title}.watch({src}) inside the `with tf.GradientTape()` block before "
+        f"computing with {src}{fix}."), nodes=(source.key,))
 
 
 class _Flow:

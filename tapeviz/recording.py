@@ -55,6 +55,7 @@ class TensorNode:
     version: int = 0
     producer: Op | None = field(default=None, repr=False)
     grad: np.ndarray | Summary | None = None
+    trainable: bool = True  # a variable: whether tapes watch it by themselves
 
     @property
     def key(self) -> str:
@@ -135,6 +136,7 @@ class TapeRecord:
     persistent: bool
     parent: int | None
     watched: set[int] = field(default_factory=set)  # ids of tensors passed to tape.watch
+    watches_variables: bool = True  # watch_accessed_variables: trainable variables by itself
 
     @property
     def title(self) -> str:

@@ -41,7 +41,8 @@ def dumps(rec: Recording) -> str:
         "tensors": [_tensor(node) for node in rec.tensors.values()],
         "ops": [_op(op) for op in rec.ops],
         "tapes": [{"id": t.id, "name": t.name, "persistent": t.persistent, "parent": t.parent,
-                   "watched": sorted(t.watched, key=str)} for t in rec.tapes],
+                   "watched": sorted(t.watched, key=str),
+                   "watches_variables": t.watches_variables} for t in rec.tapes],
         "gradient_calls": [{"id": c.id, "tape": c.tape, "method": c.method,
                             "targets": _keys(c.targets), "sources": _keys(c.sources),
                             "results": _keys(c.results), "parent": c.parent}
@@ -72,7 +73,7 @@ def loads(text: str) -> Recording:
         node = TensorNode(id=item["id"], kind=item["kind"], shape=_shape(item["shape"]),
                           dtype=item["dtype"], value=_value(item["value"]), name=item["name"],
                           variable_name=item["variable_name"], version=item["version"],
-                          grad=_value(item["grad"]))
+                          grad=_value(item["grad"]), trainable=item.get("trainable", True))
         rec.tensors[node.key] = node
     tensors = rec.tensors
     for item in data["ops"]:
@@ -88,7 +89,9 @@ def loads(text: str) -> Recording:
         if item["producer"] is not None:
             tensors[_key(item)].producer = rec.ops[item["producer"]]
     rec.tapes = [TapeRecord(id=t["id"], name=t["name"], persistent=t["persistent"],
-                            parent=t["parent"], watched=set(t["watched"])) for t in data["tapes"]]
+                            parent=t["parent"], watched=set(t["watched"]),
+                            watches_variables=t.get("watches_variables", True))
+                for t in data["tapes"]]
     rec.gradient_calls = [
         GradientCall(id=c["id"], tape=c["tape"], method=c["method"],
                      targets=_nodes(tensors, c["targets"]), sources=_nodes(tensors, c["sources"]),
@@ -124,7 +127,7 @@ def _tensor(node: TensorNode) -> dict[str, Any]:
             "value": _encoded(node.value), "name": node.name,
             "variable_name": node.variable_name, "version": node.version,
             "producer": node.producer.index if node.producer is not None else None,
-            "grad": _encoded(node.grad)}
+            "grad": _encoded(node.grad), "trainable": node.trainable}
 
 
 def _op(op: Op) -> dict[str, Any]:

@@ -115,6 +115,42 @@ def test_each_diagnostic_is_found_and_marked(kind):
     assert f"&#9888; {kind}" in dot and 'penwidth=3' in dot
 
 
+def test_a_variable_made_with_trainable_false_is_unwatched_not_undifferentiable():
+    # the TensorFlow autodiff guide's cell: x1's gradient is None because no tape watches it
+    rec, ns = record_source(
+        "x0 = tf.Variable(3.0, name='x0')\n"
+        "x1 = tf.Variable(3.0, name='x1', trainable=False)\n"
+        "with tf.GradientTape() as tape:\n"
+        "    y = (x0**2) + (x1**2)\n"
+        "grad = tape.gradient(y, [x0, x1])\n")
+    assert ns["grad"][1] is None and float(ns["grad"][0]) == 6.0
+    assert kinds(rec) == ["unwatched"]  # was "not_differentiable: AddV2 ... has no gradient"
+    finding = rec.diagnostics[0]
+    assert finding.message.startswith(
+        "x1 is a tf.Variable made with trainable=False, and a GradientTape only watches "
+        "trainable variables by itself, so it never recorded how y depends on x1")
+    assert "tape.watch(x1)" in finding.message and "trainable=True" in finding.message
+    assert finding.nodes == (rec.named("x1").key,)
+    assert rec.named("x1").trainable is False and rec.named("x0").trainable is True
+
+
+def test_a_variable_a_tape_without_watch_accessed_variables_did_not_watch_is_explained():
+    # the guide's cell: only x1 is watched, so x0's gradient is None (no finding before)
+    rec, ns = record_source(
+        "x0 = tf.Variable(0.0)\n"
+        "x1 = tf.Variable(10.0)\n"
+        "with tf.GradientTape(watch_accessed_variables=False) as tape:\n"
+        "    tape.watch(x1)\n"
+        "    ys = tf.reduce_sum(tf.math.sin(x0) + tf.nn.softplus(x1))\n"
+        "grad = tape.gradient(ys, {'x0': x0, 'x1': x1})\n")
+    assert ns["grad"]["x0"] is None and ns["grad"]["x1"] is not None
+    assert kinds(rec) == ["unwatched"]
+    assert rec.diagnostics[0].message.startswith(
+        "tape was made with watch_accessed_variables=False and watches only what is passed "
+        "to tape.watch(), so it never recorded how ys depends on x0")
+    assert [t.watches_variables for t in rec.tapes] == [False]
+
+
 @pytest.mark.parametrize("leaves", [
     "tf.constant(x.numpy() ** 2)",       # NumPy math on the value: it never comes back unchanged
     "tf.constant(float(x) * 2.0)",

@@ -27,6 +27,7 @@ def name(rec: Recording, namespace: Mapping[str, Any], tensors: Tensors,
             versions.setdefault(node.id, []).append(node)
     for handle, variable in tensors.variables.items():
         for node in versions.get(handle, ()):
+            node.trainable = bool(getattr(variable, "trainable", True))
             if node.variable_name is None:
                 node.variable_name = variable_name(variable)
                 node.shape, node.dtype = shape_of(variable), variable.dtype.name

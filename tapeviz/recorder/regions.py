@@ -56,6 +56,7 @@ class Regions:
         if entry is None:
             record = TapeRecord(id=self.new_id(), name=None,
                                 persistent=_tfhooks.tape_is_persistent(tape),
+                                watches_variables=_tfhooks.tape_watches_variables(tape),
                                 parent=self.innermost)
             self.tapes[id(tape)] = (tape, record)  # the tape is kept so id() stays unique
             self.rec.tapes.append(record)
