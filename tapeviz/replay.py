@@ -39,6 +39,7 @@ FUNCTIONS = {"Exp": "exp", "Log": "log", "Tanh": "tanh", "Sigmoid": "σ", "Relu"
 RESHAPES = {"Reshape", "Squeeze", "ExpandDims"}
 PASS_THROUGH = {"ReadVariableOp", "Identity", "AddV2", "Add", "AddN", "BiasAdd", *RESHAPES}
 DIVISIONS = {"RealDiv", "Div", "DivNoNan"}
+CROSS_ENTROPIES = {"SparseSoftmaxCrossEntropyWithLogits", "SoftmaxCrossEntropyWithLogits"}
 
 Name = tuple[str, int]  # text and how tightly it binds
 
@@ -209,6 +210,12 @@ def _part(op: Op, j: int, step: BackwardStep, target: str, name: _Names) -> str:
         other = name(op.inputs[1 - j], ATOM)
         flow = f"{_text(upstream)} @ {other}ᵀ" if j == 0 else f"{other}ᵀ @ {_text(upstream)}"
         return head + f"{flow} = {_text(down)}"
+    if op.type in CROSS_ENTROPIES and j == 0 and upstream is not None:
+        # the fused loss's second output is this local derivative, row by row
+        labels = name(op.inputs[1], ATOM)
+        wanted = f"one_hot({labels})" if op.type.startswith("Sparse") else labels
+        return head + (f"{_text(upstream)} × (softmax({name(node, SUM)}) − {wanted}) "
+                       f"= {_text(down)}")
     local = _local(op, j, name)
     if local is None or upstream is None or len(op.outputs) != 1:
         flowing = ", ".join(_text(g) for g in step.upstream if g is not None) or "none"
@@ -263,6 +270,13 @@ def _local(op: Op, j: int, name: _Names) -> tuple[str, np.ndarray | None] | None
         return symbol, _known(f, out, ins[0])
     if kind == "Relu" and j == 0:
         return f"1 if {x} > 0 else 0", _known(lambda: ins[0] > 0, ins[0])
+    if kind in ("Maximum", "Minimum") and len(ins) == 2:
+        # TensorFlow sends the gradient to the first input on a tie
+        other = name(op.inputs[1 - j], ATOM)
+        wins = ("≥" if j == 0 else ">") if kind == "Maximum" else ("≤" if j == 0 else "<")
+        compare = np.greater_equal if kind == "Maximum" else np.less_equal
+        return f"1 if {x} {wins} {other} else 0", _known(
+            lambda: compare(ins[0], ins[1]) if j == 0 else ~compare(ins[0], ins[1]), *ins)
     if kind in ("Mean", "Sum") and j == 0:
         count = _size(op.inputs[0]) // max(_size(op.outputs[0]), 1)
         if kind == "Sum" or count <= 1:

@@ -212,6 +212,25 @@ LOCAL_DERIVATIVES = {
         "Reshape(x)ᵀ @ [[0.3333 0.3333 0.3333]] = [[0.1667 0.1667 0.1667] [0.6667 0.6667 "
         "0.6667]]",
         "d y / d x = [[0.1667 1.0]] × 1, reshaped to (2): [0.1667 1.0]"]),
+    "maximum": (lambda x, W: tf.maximum(x, 1.0),
+                ["d y / d x = [1.0 1.0] × 1 if x ≥ 1.0 else 0 = [1.0 1.0] × [0.0 1.0] = "
+                 "[0.0 1.0]"]),
+    "minimum": (lambda x, W: tf.minimum(x, x * 2.0 - 1.0), [  # x and 2x - 1 = [0.0 3.0]
+        "d y / d x = [1.0 1.0] × 1 if x ≤ (x·2.0 − 1.0) else 0 = [1.0 1.0] × [0.0 1.0] = "
+        "[0.0 1.0]; d y / d (x·2.0 − 1.0) = [1.0 1.0] × 1 if (x·2.0 − 1.0) < x else 0 = "
+        "[1.0 1.0] × [1.0 0.0] = [1.0 0.0]",
+        "d y / d (x·2.0) = [1.0 0.0] × 1 = [1.0 0.0]",
+        "d y / d x = [1.0 0.0] × 2.0 = [2.0 0.0]"]),
+    "cross_entropy": (lambda x, W: tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=[1], logits=tf.reshape(x, (1, 2)) @ W)), [
+        "d y / d SparseSoftmaxCrossEntropyWithLogits(…) = 1.0 × 1 = [1.0]",
+        # softmax minus one-hot: logits [4.5 -0.5 2.25], their softmax [0.8992 0.0061 0.0948]
+        "d y / d (Reshape(x) @ W) = [1.0] × (softmax(Reshape(x) @ W) − one_hot([1])) = "
+        "[[0.8992 -0.9939 0.09477]]",
+        "d y / d Reshape(x) = [[0.8992 -0.9939 0.09477]] @ Wᵀ = [[1.94 1.893]]; d y / d W = "
+        "Reshape(x)ᵀ @ [[0.8992 -0.9939 0.09477]] = [[0.4496 -0.497 0.04739] [1.798 -1.988 "
+        "0.1895]]",
+        "d y / d x = [[1.94 1.893]] × 1, reshaped to (2): [1.94 1.893]"]),
 }
 
 
