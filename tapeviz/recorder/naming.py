@@ -26,8 +26,9 @@ def name(rec: Recording, namespace: Mapping[str, Any], tensors: Tensors,
         if node.is_variable:
             versions.setdefault(node.id, []).append(node)
     for handle, variable in tensors.variables.items():
+        trainable = bool(getattr(variable, "trainable", True))
         for node in versions.get(handle, ()):
-            node.trainable = bool(getattr(variable, "trainable", True))
+            node.trainable = trainable
             if node.variable_name is None:
                 node.variable_name = variable_name(variable)
                 node.shape, node.dtype = shape_of(variable), variable.dtype.name
