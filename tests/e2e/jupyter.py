@@ -578,7 +578,10 @@ _RUN_STATE_JS = f"""([sentinel, raisesTag]) => {{
     const cells = w.content.widgets;
     const text = (o) => [].concat(o.text || '').join('');
     const outputs = (c) => c.model.type === 'code' ? c.model.outputs.toJSON() : [];
-    if (outputs(cells[cells.length - 1]).some(o => text(o).includes(sentinel))) return 'finished';
+    // the sentinel's output comes before the execute reply that sets its execution count
+    const last = cells[cells.length - 1];
+    if (outputs(last).some(o => text(o).includes(sentinel))
+        && last.model.executionCount !== null) return 'finished';
     if (window.__e2e.kernelTrouble.length) return 'kernel died';
     const kernel = w.sessionContext.session && w.sessionContext.session.kernel;
     const stopped = cells.some(c => outputs(c).some(o => o.output_type === 'error')
